@@ -1,0 +1,1 @@
+"""Tukilinja gateway: the aiohttp application, configuration, CLI and lifecycle."""

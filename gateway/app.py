@@ -1,0 +1,78 @@
+"""The application factory: wires rooms, signalling and media into an aiohttp app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import WSCloseCode, web
+
+from gateway import keys
+from gateway.config import Config
+from gateway.http import add_routes, security_headers
+from media.ice import install_host_address_pinning
+from rooms.clock import Clock, SystemClock
+from rooms.store import create_memory_store
+from signaling.calls import CallCenter
+from signaling.dispatch import Dispatcher
+from signaling.tokens import TokenService
+
+REFRESH_SECONDS = 30.0
+
+
+async def create_app(config: Config, clock: Clock | None = None) -> web.Application:
+    """Build the gateway application for ``config``."""
+    app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
+    app[keys.CONFIG] = config
+    app[keys.CLOCK] = clock or SystemClock()
+    app[keys.SOCKETS] = set()
+    app[keys.DRAINING] = [False]
+    app[keys.TOKENS] = TokenService(
+        config.signing_key(),
+        issuer=config.base_url,
+        signin_ttl=config.signin_ttl,
+        session_ttl=config.session_ttl,
+    )
+    install_host_address_pinning()
+    app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_center_ctx)
+    app.on_shutdown.append(_close_sockets)
+    add_routes(app)
+    return app
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = create_memory_store(app[keys.CLOCK])
+    app[keys.STORE] = store
+    yield
+    await store.close()
+
+
+async def _center_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[keys.CONFIG]
+    center = CallCenter(config.all_lines(), app[keys.STORE], app[keys.CLOCK], config.ice)
+    app[keys.CENTER] = center
+    app[keys.DISPATCHER] = Dispatcher(center, config.ice.servers)
+    refresher = asyncio.ensure_future(_refresh(center))
+    yield
+    refresher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await refresher
+    await center.shutdown()
+
+
+async def _refresh(center: CallCenter) -> None:
+    """Opening hours change with the clock: re-publish line status periodically."""
+    while True:
+        await asyncio.sleep(REFRESH_SECONDS)
+        await center.refresh()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """On shutdown, end calls first (clients hear why), then close sockets as going away."""
+    app[keys.DRAINING][0] = True
+    await app[keys.CENTER].shutdown()
+    await asyncio.sleep(0.1)  # let writers deliver call.ended before the sockets close
+    for ws in list(app[keys.SOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")

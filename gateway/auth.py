@@ -1,0 +1,81 @@
+"""Staff sign-in: a one-time link exchanged for an HttpOnly, SameSite=Strict session cookie."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from gateway import keys
+from signaling.tokens import StaffClaims, TokenError
+
+logger = logging.getLogger(__name__)
+
+SESSION_COOKIE = "tukilinja_session"
+MAX_SIGNIN_BODY = 8 * 1024
+
+
+def staff_from_request(request: web.Request) -> StaffClaims | None:
+    """The professional signed in on this request, or None for an anonymous visitor."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    app = request.app
+    try:
+        return app[keys.TOKENS].verify_session(token, app[keys.CLOCK].now())
+    except TokenError:
+        return None
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+async def signin(request: web.Request) -> web.Response:
+    """Exchange a one-time sign-in token for a session cookie."""
+    if request.content_length is not None and request.content_length > MAX_SIGNIN_BODY:
+        return _error(413, "too_large", "The request is too large.")
+    try:
+        body: Any = await request.json()
+    except ValueError:
+        return _error(400, "bad_request", "Send JSON: {\"token\": \"...\"}.")
+    token = body.get("token") if isinstance(body, dict) else None
+    if not isinstance(token, str):
+        return _error(400, "bad_request", "Send JSON: {\"token\": \"...\"}.")
+    app = request.app
+    now = app[keys.CLOCK].now()
+    try:
+        claims = app[keys.TOKENS].verify_signin(token, now)
+    except TokenError:
+        return _error(401, "invalid_token", "The sign-in link is invalid or has expired.")
+    if not await app[keys.STORE].tokens.consume(claims.token_id, claims.expires_at):
+        return _error(401, "token_used", "The sign-in link has already been used.")
+    lines = tuple(line for line in claims.lines if line in app[keys.CENTER].lines)
+    session_token = app[keys.TOKENS].issue_session(claims.name, lines, now)
+    config = app[keys.CONFIG]
+    response = web.json_response({"name": claims.name, "lines": list(lines)})
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_token,
+        max_age=int(config.session_ttl.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=config.secure_cookies,
+    )
+    logger.info("a professional signed in")
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    staff = staff_from_request(request)
+    if staff is None:
+        return _error(401, "unauthorized", "Not signed in.")
+    return web.json_response({"name": staff.name, "lines": list(staff.lines)})
+
+
+async def signout(request: web.Request) -> web.Response:
+    response = web.Response(status=204)
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response

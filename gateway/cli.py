@@ -1,0 +1,126 @@
+"""Command line: ``python -m gateway`` serves; ``staff-token`` prints a sign-in link."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from gateway import keys
+from gateway.app import create_app
+from gateway.config import Config, load_config
+from gateway.logs import PrivacyAccessLogger, configure_logging
+from rooms.clock import SystemClock
+from rooms.errors import ConfigError
+from signaling.tokens import TokenService
+
+logger = logging.getLogger("gateway")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tukilinja", description="Tukilinja WebRTC call gateway."
+    )
+    parser.add_argument("--config", help="TOML configuration file")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the gateway (the default)")
+    serve.add_argument("--host", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default 8080)")
+    token = sub.add_parser("staff-token", help="print a one-time sign-in link for a professional")
+    token.add_argument("--name", required=True, help="the professional's display name")
+    token.add_argument(
+        "--line", action="append", default=[], dest="lines", help="a service line id (repeat)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        if args.command == "staff-token":
+            print(signin_link(config, args.name, tuple(args.lines)))
+            return 0
+        if getattr(args, "host", None):
+            config = _replace(config, host=args.host)
+        if getattr(args, "port", None) is not None:
+            config = _replace(config, port=args.port)
+    except ConfigError as exc:
+        print(f"tukilinja: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(config.log_level)
+    asyncio.run(serve(config))
+    return 0
+
+
+def _replace(config: Config, **changes: object) -> Config:
+    from dataclasses import replace
+
+    return replace(config, **changes)  # type: ignore[arg-type]
+
+
+def signin_link(config: Config, name: str, lines: tuple[str, ...]) -> str:
+    """A one-time sign-in link; the token rides in the fragment, never sent to servers."""
+    if not name.strip():
+        raise ConfigError("--name must not be empty")
+    known = config.all_lines()
+    unknown = [line for line in lines if line not in known]
+    if unknown:
+        raise ConfigError(f"unknown line(s): {', '.join(unknown)}")
+    if not lines:
+        lines = tuple(known)
+    tokens = TokenService(
+        config.signing_key(),
+        issuer=config.base_url,
+        signin_ttl=config.signin_ttl,
+        session_ttl=config.session_ttl,
+    )
+    token = tokens.issue_signin(name.strip(), lines, SystemClock().now())
+    return f"{config.base_url}/pro/signin#token={token}"
+
+
+async def serve(config: Config) -> None:
+    """Run until SIGINT/SIGTERM; then drain: refuse new sessions, let calls finish."""
+    app = await create_app(config)
+    runner = web.AppRunner(app, access_log_class=PrivacyAccessLogger, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    base = config.base_url
+    lines = list(config.all_lines())
+    print(f"Tukilinja gateway listening on {base}", flush=True)
+    print(f"  Resident page:        {base}/lines/{lines[0]}" if lines else "", flush=True)
+    print(f"  Service lines:        {base}/", flush=True)
+    print(f"  Professional console: {base}/pro", flush=True)
+    print(
+        f"  Sign in as a demo professional (valid {config.signin_token_minutes} min, once):\n"
+        f"    {signin_link(config, 'Demo professional', tuple(lines))}",
+        flush=True,
+    )
+    print(
+        "  More sign-in links: python -m gateway staff-token --name NAME --line ID", flush=True
+    )
+    await stop.wait()
+    await drain(app, config.drain_seconds)
+    await runner.cleanup()
+
+
+async def drain(app: web.Application, seconds: float) -> None:
+    """Stop taking new sessions and wait (up to ``seconds``) for calls in progress to end."""
+    app[keys.DRAINING][0] = True
+    center = app[keys.CENTER]
+    logger.info("draining: %d call(s) in progress", center.active_calls)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while center.active_calls and loop.time() < deadline:
+        await asyncio.sleep(0.5)

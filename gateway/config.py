@@ -1,0 +1,281 @@
+"""Gateway configuration: a TOML file, then ``TUKILINJA_*`` environment variables on top.
+
+Every setting is documented in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from media.ice import IcePolicy, IceServer
+from rooms.errors import ConfigError
+from rooms.hours import OpeningHours
+from rooms.lines import ServiceLine
+
+ENV_PREFIX = "TUKILINJA_"
+DEFAULT_KEY_FILE = "~/.local/state/tukilinja/signing.key"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the gateway needs to start."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""
+    allowed_origins: tuple[str, ...] = ()
+    secret_key: str = ""
+    secret_key_file: str = DEFAULT_KEY_FILE
+    lines: Mapping[str, ServiceLine] = field(default_factory=dict)
+    demo_line: bool = True
+    ice: IcePolicy = IcePolicy()
+    max_message_bytes: int = 64 * 1024
+    messages_per_second: float = 20.0
+    message_burst: int = 40
+    heartbeat_seconds: float = 20.0
+    signin_token_minutes: int = 10
+    session_hours: int = 8
+    drain_seconds: float = 30.0
+    log_level: str = "INFO"
+
+    @property
+    def base_url(self) -> str:
+        """The URL residents use; defaults to the listening address."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """Origins allowed to open the signalling socket."""
+        base = urlsplit(self.base_url)
+        origins = {f"{base.scheme}://{base.netloc}"}
+        if not self.public_url and self.host in ("127.0.0.1", "localhost"):
+            origins.add(f"http://localhost:{self.port}")
+            origins.add(f"http://127.0.0.1:{self.port}")
+        origins.update(origin.rstrip("/") for origin in self.allowed_origins)
+        return frozenset(origins)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def signin_ttl(self) -> timedelta:
+        return timedelta(minutes=self.signin_token_minutes)
+
+    @property
+    def session_ttl(self) -> timedelta:
+        return timedelta(hours=self.session_hours)
+
+    def all_lines(self) -> dict[str, ServiceLine]:
+        """Configured lines plus the always-open demo line when enabled."""
+        lines = dict(self.lines)
+        if self.demo_line and "demo" not in lines:
+            lines = {"demo": demo_line(), **lines}
+        return lines
+
+    def signing_key(self) -> bytes:
+        """The token signing key: configured, or kept in a private file (made on first use)."""
+        if self.secret_key:
+            key = self.secret_key.encode()
+            if len(key) < 32:
+                raise ConfigError("secret_key must be at least 32 characters")
+            return key
+        path = Path(self.secret_key_file).expanduser()
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        key = path.read_text().strip().encode()
+        if len(key) < 32:
+            raise ConfigError(f"the key in {path} is shorter than 32 characters")
+        return key
+
+
+def demo_line() -> ServiceLine:
+    """A line that is always open, for trying the gateway out."""
+    return ServiceLine(
+        id="demo",
+        names={"fi": "Kokeilulinja", "en": "Demo line", "sv": "Demolinje"},
+        descriptions={
+            "fi": "Aina auki. Tällä linjalla voit kokeilla puhelua.",
+            "en": "Always open. Use this line to try a call.",
+            "sv": "Alltid öppen. Här kan du prova ett samtal.",
+        },
+        hours=OpeningHours.always(),
+        max_queue=20,
+        default_handle_seconds=300,
+    )
+
+
+def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> Config:
+    """Read the TOML file (if any), then apply environment variables."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as handle:
+                data = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from exc
+    config = from_mapping(data)
+    return apply_env(config, os.environ if env is None else env)
+
+
+def from_mapping(data: Mapping[str, Any]) -> Config:
+    """Build a :class:`Config` from parsed TOML."""
+    server = _table(data, "server")
+    security = _table(data, "security")
+    signalling = _table(data, "signalling")
+    ice = _table(data, "ice")
+    holidays = tuple(_parse_date(day, "holidays") for day in data.get("holidays", []))
+    lines_table = _table(data, "lines")
+    lines = {
+        line_id: ServiceLine.from_config(line_id, _as_table(cfg, f"lines.{line_id}"), holidays)
+        for line_id, cfg in lines_table.items()
+    }
+    config = Config(
+        host=str(server.get("host", Config.host)),
+        port=_int(server.get("port", Config.port), "server.port", 0, 65535),
+        public_url=str(server.get("public_url", "")),
+        allowed_origins=tuple(str(o) for o in server.get("allowed_origins", [])),
+        demo_line=bool(server.get("demo_line", not lines)),
+        drain_seconds=float(server.get("drain_seconds", Config.drain_seconds)),
+        log_level=str(server.get("log_level", Config.log_level)).upper(),
+        secret_key=str(security.get("secret_key", "")),
+        secret_key_file=str(security.get("secret_key_file", DEFAULT_KEY_FILE)),
+        signin_token_minutes=_int(
+            security.get("signin_token_minutes", 10), "security.signin_token_minutes", 1, 60
+        ),
+        session_hours=_int(security.get("session_hours", 8), "security.session_hours", 1, 24),
+        max_message_bytes=_int(
+            signalling.get("max_message_bytes", Config.max_message_bytes),
+            "signalling.max_message_bytes",
+            1024,
+            1024 * 1024,
+        ),
+        messages_per_second=float(
+            signalling.get("messages_per_second", Config.messages_per_second)
+        ),
+        message_burst=_int(signalling.get("message_burst", 40), "signalling.message_burst", 1),
+        heartbeat_seconds=float(signalling.get("heartbeat_seconds", Config.heartbeat_seconds)),
+        lines=lines,
+        ice=IcePolicy(
+            servers=tuple(_ice_server(s) for s in ice.get("servers", [])),
+            host_addresses=tuple(str(a) for a in ice.get("host_addresses", [])),
+            remote_networks=tuple(str(n) for n in ice.get("remote_networks", [])),
+        ),
+    )
+    _check_url(config.public_url)
+    return config
+
+
+def apply_env(config: Config, env: Mapping[str, str]) -> Config:
+    """Override settings from ``TUKILINJA_*`` variables."""
+
+    def get(name: str) -> str | None:
+        value = env.get(ENV_PREFIX + name)
+        return value if value not in (None, "") else None
+
+    changes: dict[str, Any] = {}
+    if (value := get("HOST")) is not None:
+        changes["host"] = value
+    if (value := get("PORT")) is not None:
+        changes["port"] = _int(value, "TUKILINJA_PORT", 0, 65535)
+    if (value := get("PUBLIC_URL")) is not None:
+        _check_url(value)
+        changes["public_url"] = value
+    if (value := get("ALLOWED_ORIGINS")) is not None:
+        changes["allowed_origins"] = _csv(value)
+    if (value := get("SECRET_KEY")) is not None:
+        changes["secret_key"] = value
+    if (value := get("SECRET_KEY_FILE")) is not None:
+        changes["secret_key_file"] = value
+    if (value := get("DEMO_LINE")) is not None:
+        changes["demo_line"] = value.lower() in ("1", "true", "yes", "on")
+    if (value := get("LOG_LEVEL")) is not None:
+        changes["log_level"] = value.upper()
+    ice = config.ice
+    if (value := get("ICE_SERVERS")) is not None:
+        try:
+            servers = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"TUKILINJA_ICE_SERVERS is not JSON: {exc}") from exc
+        if not isinstance(servers, list):
+            raise ConfigError("TUKILINJA_ICE_SERVERS must be a JSON list")
+        ice = replace(ice, servers=tuple(_ice_server(s) for s in servers))
+    if (value := get("ICE_HOST_ADDRESSES")) is not None:
+        ice = replace(ice, host_addresses=_csv(value))
+    if (value := get("ICE_REMOTE_NETWORKS")) is not None:
+        ice = replace(ice, remote_networks=_csv(value))
+    changes["ice"] = ice
+    return replace(config, **changes)
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    return _as_table(data.get(key, {}), key)
+
+
+def _as_table(value: object, key: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"[{key}] must be a table")
+    return value
+
+
+def _int(value: object, key: str, low: int | None = None, high: int | None = None) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise ConfigError(f"{key} must be an integer") from None
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise ConfigError(f"{key} must be between {low} and {high}")
+    return number
+
+
+def _parse_date(value: object, key: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"{key}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _ice_server(value: object) -> IceServer:
+    if not isinstance(value, Mapping):
+        raise ConfigError("each ICE server must be a table with `urls`")
+    urls = value.get("urls")
+    if isinstance(urls, str):
+        urls = [urls]
+    if not isinstance(urls, list) or not urls:
+        raise ConfigError("an ICE server needs `urls`")
+    for url in urls:
+        if not str(url).startswith(("stun:", "turn:", "turns:")):
+            raise ConfigError(f"ICE server URL {url!r} must start with stun:, turn: or turns:")
+    username = value.get("username")
+    credential = value.get("credential")
+    return IceServer(
+        urls=tuple(str(u) for u in urls),
+        username=None if username is None else str(username),
+        credential=None if credential is None else str(credential),
+    )
+
+
+def _check_url(url: str) -> None:
+    if url and urlsplit(url).scheme not in ("http", "https"):
+        raise ConfigError("public_url must start with http:// or https://")

@@ -1,0 +1,140 @@
+"""HTTP routes: pages, the line API, health, and the security headers on every response."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from pathlib import Path
+from typing import Final
+
+from aiohttp import web
+
+from gateway import auth, keys
+from gateway.ws import websocket
+
+PAGES: Final = {
+    "/": "index.html",
+    "/lines/{line_id}": "line.html",
+    "/pro": "pro.html",
+    "/pro/signin": "signin.html",
+}
+SECURITY_HEADERS: Final = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Permissions-Policy": "microphone=(self), camera=(self), geolocation=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def web_root() -> Path:
+    """Where the static pages live (the ``web`` package)."""
+    return Path(str(resources.files("web")))
+
+
+def _page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.FileResponse(web_root() / name)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    return handler
+
+
+def _lang(request: web.Request) -> str:
+    lang = request.query.get("lang", "fi")
+    return lang if lang.isalpha() and len(lang) <= 8 else "fi"
+
+
+async def list_lines(request: web.Request) -> web.Response:
+    center = request.app[keys.CENTER]
+    lang = _lang(request)
+    lines = []
+    for line in center.lines.values():
+        status = await center.status(line.id)
+        lines.append(
+            {
+                "id": line.id,
+                "name": line.name(lang),
+                "description": _description(line.descriptions, lang),
+                "status": status.to_json(),
+            }
+        )
+    return web.json_response({"lines": lines})
+
+
+async def get_line(request: web.Request) -> web.Response:
+    center = request.app[keys.CENTER]
+    line = center.lines.get(request.match_info["line_id"])
+    if line is None:
+        return web.json_response(
+            {"error": {"code": "unknown_line", "message": "No such service line."}}, status=404
+        )
+    lang = _lang(request)
+    status = await center.status(line.id)
+    return web.json_response(
+        {
+            "id": line.id,
+            "name": line.name(lang),
+            "description": _description(line.descriptions, lang),
+            "status": status.to_json(),
+        }
+    )
+
+
+def _description(descriptions: object, lang: str) -> str:
+    if not isinstance(descriptions, dict) or not descriptions:
+        return ""
+    for key in (lang, "fi", "en"):
+        if key in descriptions:
+            return str(descriptions[key])
+    return str(next(iter(descriptions.values())))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: the process answers."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: takes new sessions unless draining."""
+    if request.app[keys.DRAINING][0]:
+        return web.json_response({"status": "draining"}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+@web.middleware
+async def security_headers(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.rstrip("/") not in request.app[keys.CONFIG].origins:
+            return web.json_response(
+                {"error": {"code": "forbidden", "message": "Origin not allowed."}}, status=403
+            )
+    response = await handler(request)
+    if not response.prepared:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    for path, page in PAGES.items():
+        app.router.add_get(path, _page(page))
+    app.router.add_get("/api/lines", list_lines)
+    app.router.add_get("/api/lines/{line_id}", get_line)
+    app.router.add_post("/api/staff/signin", auth.signin)
+    app.router.add_get("/api/staff/me", auth.me)
+    app.router.add_post("/api/staff/signout", auth.signout)
+    app.router.add_get("/ws", websocket)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_static("/static/", web_root(), show_index=False, follow_symlinks=False)

@@ -1,0 +1,111 @@
+"""One dispatch path: decode, look up the handler in one table, run, map errors to codes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar, cast
+
+from media.ice import IceServer
+from signaling import protocol as p
+from signaling.calls import CallCenter
+from signaling.errors import ErrorCode, ProtocolError
+from signaling.session import Role, Session
+
+logger = logging.getLogger(__name__)
+
+Result = dict[str, Any]
+R = TypeVar("R", bound=p.Request)
+Handler = Callable[["Dispatcher", Session, Any], Awaitable[Result]]
+
+
+class Dispatcher:
+    """Runs client requests against the call centre and produces the reply bytes."""
+
+    def __init__(self, center: CallCenter, ice_servers: Sequence[IceServer]) -> None:
+        self._center = center
+        self._ice_servers = [server.to_json() for server in ice_servers]
+
+    async def handle(self, session: Session, raw: str | bytes) -> bytes:
+        """Handle one raw message; always returns exactly one reply."""
+        try:
+            request = p.decode_request(raw)
+        except p.DecodeError as exc:
+            return p.encode_error(exc.request_id, exc.code, exc.message)
+        handler = HANDLERS[type(request)]
+        try:
+            result = await handler(self, session, request)
+        except ProtocolError as exc:
+            return p.encode_error(request.id, exc.code, exc.message)
+        except Exception:
+            logger.exception("%s: %s failed", session.label, type(request).__name__)
+            return p.encode_error(
+                request.id, ErrorCode.INTERNAL_ERROR, "The gateway failed to handle the request."
+            )
+        return p.encode_result(request.id, result)
+
+    async def hello(self, session: Session, request: p.Hello) -> Result:
+        if request.protocol != p.PROTOCOL_VERSION:
+            raise ProtocolError(
+                ErrorCode.UNSUPPORTED_PROTOCOL,
+                f"This gateway speaks protocol {p.PROTOCOL_VERSION}.",
+            )
+        staff = None
+        if session.staff is not None:
+            staff = {"name": session.staff.name, "lines": list(session.staff.lines)}
+        return {
+            "protocol": p.PROTOCOL_VERSION,
+            "role": session.role.value,
+            "staff": staff,
+            "iceServers": self._ice_servers,
+        }
+
+    async def line_watch(self, session: Session, request: p.LineWatch) -> Result:
+        status = await self._center.watch(session, request.line)
+        return {"status": status.to_json()}
+
+    async def line_unwatch(self, session: Session, request: p.LineUnwatch) -> Result:
+        self._center.unwatch(session, request.line)
+        return {}
+
+    async def queue_join(self, session: Session, request: p.QueueJoin) -> Result:
+        position, estimate = await self._center.join_queue(session, request.line)
+        return {"line": request.line, "position": position, "estimatedWaitSeconds": estimate}
+
+    async def queue_leave(self, session: Session, request: p.QueueLeave) -> Result:
+        await self._center.leave_queue(session)
+        return {}
+
+    async def offer(self, session: Session, request: p.Offer) -> Result:
+        return {"sdp": await self._center.offer(session, request.sdp)}
+
+    async def answer(self, session: Session, request: p.Answer) -> Result:
+        await self._center.answer(session, request.sdp)
+        return {}
+
+    async def hangup(self, session: Session, request: p.Hangup) -> Result:
+        await self._center.hangup(session)
+        return {}
+
+    async def staff_answer_next(self, session: Session, request: p.StaffAnswerNext) -> Result:
+        if session.role is not Role.STAFF:
+            raise ProtocolError(ErrorCode.UNAUTHORIZED)
+        call = await self._center.answer_next(session, request.line)
+        return {"callId": call.call_id, "line": call.line_id}
+
+
+def _handler(method: Callable[[Dispatcher, Session, R], Awaitable[Result]]) -> Handler:
+    return cast(Handler, method)
+
+
+HANDLERS: dict[type[p.Request], Handler] = {
+    p.Hello: _handler(Dispatcher.hello),
+    p.LineWatch: _handler(Dispatcher.line_watch),
+    p.LineUnwatch: _handler(Dispatcher.line_unwatch),
+    p.QueueJoin: _handler(Dispatcher.queue_join),
+    p.QueueLeave: _handler(Dispatcher.queue_leave),
+    p.Offer: _handler(Dispatcher.offer),
+    p.Answer: _handler(Dispatcher.answer),
+    p.Hangup: _handler(Dispatcher.hangup),
+    p.StaffAnswerNext: _handler(Dispatcher.staff_answer_next),
+}

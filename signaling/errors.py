@@ -1,0 +1,53 @@
+"""The closed set of protocol error codes and the exception that carries one."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Every error a client can receive (documented in docs/protocol.md)."""
+
+    BAD_REQUEST = "bad_request"
+    UNKNOWN_TYPE = "unknown_type"
+    TOO_LARGE = "too_large"
+    RATE_LIMITED = "rate_limited"
+    UNSUPPORTED_PROTOCOL = "unsupported_protocol"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    UNKNOWN_LINE = "unknown_line"
+    LINE_CLOSED = "line_closed"
+    QUEUE_FULL = "queue_full"
+    QUEUE_EMPTY = "queue_empty"
+    INVALID_STATE = "invalid_state"
+    INVALID_SDP = "invalid_sdp"
+    GLARE = "glare"
+    INTERNAL_ERROR = "internal_error"
+
+
+DEFAULT_MESSAGES: dict[ErrorCode, str] = {
+    ErrorCode.BAD_REQUEST: "The message is not valid.",
+    ErrorCode.UNKNOWN_TYPE: "Unknown message type.",
+    ErrorCode.TOO_LARGE: "The message is too large.",
+    ErrorCode.RATE_LIMITED: "Too many messages; slow down.",
+    ErrorCode.UNSUPPORTED_PROTOCOL: "Unsupported protocol version.",
+    ErrorCode.UNAUTHORIZED: "This needs a staff session.",
+    ErrorCode.FORBIDDEN: "Not allowed for this session.",
+    ErrorCode.UNKNOWN_LINE: "No such service line.",
+    ErrorCode.LINE_CLOSED: "The service line is closed now.",
+    ErrorCode.QUEUE_FULL: "The queue is full.",
+    ErrorCode.QUEUE_EMPTY: "Nobody is waiting in the queue.",
+    ErrorCode.INVALID_STATE: "Not possible in the current state.",
+    ErrorCode.INVALID_SDP: "The session description could not be used.",
+    ErrorCode.GLARE: "The gateway has an offer outstanding; answer it first.",
+    ErrorCode.INTERNAL_ERROR: "The gateway failed to handle the request.",
+}
+
+
+class ProtocolError(Exception):
+    """Raised by handlers to reply with an error code; the request has had no effect."""
+
+    def __init__(self, code: ErrorCode, message: str | None = None) -> None:
+        super().__init__(message or DEFAULT_MESSAGES[code])
+        self.code = code
+        self.message = message or DEFAULT_MESSAGES[code]

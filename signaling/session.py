@@ -1,0 +1,87 @@
+"""One signalling session: a socket's role, its outbound queue and what it holds."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Final
+
+from signaling.protocol import encode_event
+from signaling.tokens import StaffClaims
+
+if TYPE_CHECKING:
+    from media.peer import MediaPeer
+    from signaling.calls import ActiveCall
+
+logger = logging.getLogger(__name__)
+
+MAX_PENDING_MESSAGES: Final = 256
+
+
+class Role(StrEnum):
+    RESIDENT = "resident"
+    STAFF = "staff"
+
+
+@dataclass
+class QueuePlace:
+    """Where a resident waits: the line and an opaque ticket."""
+
+    line_id: str
+    ticket: str
+    last_position: int | None = None
+    last_estimate: int | None = None
+
+
+@dataclass(eq=False)
+class Session:
+    """State of one connected client. Nothing here identifies a resident."""
+
+    role: Role
+    number: int
+    staff: StaffClaims | None = None
+    outbound: asyncio.Queue[bytes | None] = field(
+        default_factory=lambda: asyncio.Queue(MAX_PENDING_MESSAGES)
+    )
+    watching: set[str] = field(default_factory=set)
+    queue_place: QueuePlace | None = None
+    call: ActiveCall | None = None
+    peer: MediaPeer | None = None
+    overflowed: bool = False
+    closed: bool = False
+
+    @property
+    def label(self) -> str:
+        """A log label that identifies nobody: role and a per-process counter."""
+        return f"{self.role.value}#{self.number}"
+
+    def send(self, message: bytes) -> None:
+        """Queue a message for the writer; a client too slow to read is cut off."""
+        if self.closed or self.overflowed:
+            return
+        try:
+            self.outbound.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            logger.warning("%s is not reading its messages; disconnecting", self.label)
+            self._close_outbound()
+
+    def send_event(self, event_type: str, **fields: Any) -> None:
+        self.send(encode_event(event_type, fields))
+
+    def close(self) -> None:
+        """Stop the writer after what is queued."""
+        if not self.closed:
+            self.closed = True
+            self._close_outbound()
+
+    def _close_outbound(self) -> None:
+        try:
+            self.outbound.put_nowait(None)
+        except asyncio.QueueFull:
+            # Make room for the end marker: the backlog is dropped anyway.
+            while not self.outbound.empty():
+                self.outbound.get_nowait()
+            self.outbound.put_nowait(None)
