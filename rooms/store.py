@@ -1,0 +1,41 @@
+"""The store bundle the gateway holds, and the factory for the in-memory backend."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from rooms.calls import CallRecordStore, MemoryCallRecordStore
+from rooms.clock import Clock
+from rooms.estimate import LineStatsStore, MemoryLineStatsStore
+from rooms.queues import MemoryQueueStore, QueueStore
+from rooms.tokens import MemoryOneTimeTokenStore, OneTimeTokenStore
+
+__all__ = ["Store", "create_memory_store"]
+
+
+@dataclass
+class Store:
+    """All shared state behind small interfaces; memory or (later) Redis backends."""
+
+    queues: QueueStore
+    calls: CallRecordStore
+    stats: LineStatsStore
+    tokens: OneTimeTokenStore
+    on_close: Callable[[], Awaitable[None]] | None = field(default=None, repr=False)
+
+    async def close(self) -> None:
+        """Release backend resources (e.g. a Redis connection pool). Idempotent."""
+        on_close, self.on_close = self.on_close, None
+        if on_close is not None:
+            await on_close()
+
+
+def create_memory_store(clock: Clock) -> Store:
+    """A Store whose state lives in this process (single node, the default)."""
+    return Store(
+        queues=MemoryQueueStore(),
+        calls=MemoryCallRecordStore(),
+        stats=MemoryLineStatsStore(),
+        tokens=MemoryOneTimeTokenStore(clock),
+    )

@@ -1,0 +1,108 @@
+"""A resident and a professional talk through a real gateway: each hears the other's tone."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+
+import pytest
+from aiortc import RTCPeerConnection
+
+from tests.support.client import Caller
+from tests.support.gateway import RunningGateway
+
+RESIDENT_TONE = 440.0
+STAFF_TONE = 1000.0
+
+
+async def connect_call(gateway: RunningGateway) -> tuple[Caller, Caller]:
+    resident = Caller(await gateway.resident(), RESIDENT_TONE)
+    joined = await resident.signal.request("queue.join", line="demo")
+    assert joined["position"] == 1
+    await resident.start_media()
+    staff = Caller(await gateway.staff(lines=("demo",)), STAFF_TONE)
+    answered = await staff.signal.request("staff.answer_next", line="demo")
+    assert answered["line"] == "demo"
+    await staff.start_media()
+    connected = await resident.signal.next_event("call.connected")
+    assert connected["callId"] == answered["callId"]
+    return resident, staff
+
+
+async def test_both_sides_hear_each_other(gateway: RunningGateway) -> None:
+    resident, staff = await connect_call(gateway)
+    try:
+        await resident.wait_hears(STAFF_TONE)
+        await staff.wait_hears(RESIDENT_TONE)
+        assert resident.sink.rms() > 1000
+        assert staff.sink.rms() > 1000
+    finally:
+        await resident.stop_media()
+        await staff.stop_media()
+        await resident.signal.close()
+        await staff.signal.close()
+
+
+def _live_peer_connections() -> int:
+    gc.collect()
+    return sum(
+        1
+        for obj in gc.get_objects()
+        if isinstance(obj, RTCPeerConnection) and obj.connectionState != "closed"
+    )
+
+
+@pytest.mark.parametrize(
+    "ending",
+    ["resident_hangs_up", "staff_hangs_up", "resident_disconnects", "staff_disconnects"],
+)
+async def test_every_hangup_order_releases_everything(
+    gateway: RunningGateway, ending: str
+) -> None:
+    threads_before = {t.ident for t in threading.enumerate()}
+    tasks_before = len(asyncio.all_tasks())
+    resident, staff = await connect_call(gateway)
+    await resident.wait_hears(STAFF_TONE)
+    await staff.wait_hears(RESIDENT_TONE)
+    if ending == "resident_hangs_up":
+        await resident.signal.request("hangup")
+        ended = await staff.signal.next_event("call.ended")
+        assert ended["reason"] == "hangup"
+    elif ending == "staff_hangs_up":
+        await staff.signal.request("hangup")
+        ended = await resident.signal.next_event("call.ended")
+        assert ended["reason"] == "hangup"
+    elif ending == "resident_disconnects":
+        await resident.signal.close()
+        ended = await staff.signal.next_event("call.ended")
+        assert ended["reason"] == "peer_left"
+    else:
+        await staff.signal.close()
+        ended = await resident.signal.next_event("call.ended")
+        assert ended["reason"] == "peer_left"
+    await resident.stop_media()
+    await staff.stop_media()
+    await resident.signal.close()
+    await staff.signal.close()
+
+    center = gateway.center
+    for _ in range(50):
+        if center.active_calls == 0 and _live_peer_connections() == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert center.active_calls == 0
+    assert center.queued == 0
+    assert _live_peer_connections() == 0
+    # Decoder threads and forwarding tasks are gone too.
+    for _ in range(50):
+        leftover = [
+            t
+            for t in threading.enumerate()
+            if t.ident not in threads_before and t.name.endswith("-decoder")
+        ]
+        if not leftover and len(asyncio.all_tasks()) <= tasks_before:
+            break
+        await asyncio.sleep(0.1)
+    assert not leftover, leftover
+    assert len(asyncio.all_tasks()) <= tasks_before, asyncio.all_tasks()

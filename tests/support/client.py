@@ -1,0 +1,176 @@
+"""A scripted signalling client with an in-process aiortc peer, as a browser would be."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from typing import Any
+
+import aiohttp
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from media.ice import pinned_host_addresses
+from tests.support.audio import AudioSink, ToneTrack
+
+LOOPBACK = ("127.0.0.1",)
+
+
+class RequestFailed(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+class SignalClient:
+    """One WebSocket to the gateway: requests with ids, events in a queue."""
+
+    def __init__(self, http: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.http = http
+        self.ws = ws
+        self._ids = itertools.count(1)
+        self._pending: dict[int | None, asyncio.Future[dict[str, Any]]] = {}
+        self._events: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+        self.unsolicited_errors: list[dict[str, Any]] = []
+        self._reader = asyncio.ensure_future(self._read())
+        self.closed = asyncio.Event()
+
+    @classmethod
+    async def connect(
+        cls, base_url: str, http: aiohttp.ClientSession | None = None, origin: str | None = None
+    ) -> SignalClient:
+        own = http is None
+        if http is None:
+            http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        ws = await http.ws_connect(
+            base_url.replace("http", "ws", 1) + "/ws",
+            headers={"Origin": origin or base_url},
+            heartbeat=None,
+        )
+        client = cls(http, ws)
+        client._owns_http = own
+        return client
+
+    _owns_http = False
+
+    async def _read(self) -> None:
+        try:
+            async for message in self.ws:
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                data = json.loads(message.data)
+                kind = data.get("type")
+                if kind in ("result", "error") and data.get("id") in self._pending:
+                    self._pending.pop(data["id"]).set_result(data)
+                else:
+                    if kind == "error":
+                        self.unsolicited_errors.append(data)
+                    self.events(str(kind)).put_nowait(data)
+        finally:
+            self.closed.set()
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(ConnectionError("socket closed"))
+
+    async def send_raw(self, data: str | bytes) -> None:
+        if isinstance(data, bytes):
+            await self.ws.send_bytes(data)
+        else:
+            await self.ws.send_str(data)
+
+    async def call(self, type_: str, **fields: Any) -> dict[str, Any]:
+        """Send a request and return the whole reply (result or error)."""
+        request_id = next(self._ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        await self.ws.send_str(json.dumps({"id": request_id, "type": type_, **fields}))
+        return await asyncio.wait_for(future, timeout=15)
+
+    async def request(self, type_: str, **fields: Any) -> dict[str, Any]:
+        """Send a request; return its result or raise :class:`RequestFailed`."""
+        reply = await self.call(type_, **fields)
+        if reply["type"] == "error":
+            raise RequestFailed(reply["error"]["code"], reply["error"]["message"])
+        result: dict[str, Any] = reply["result"]
+        return result
+
+    def events(self, type_: str) -> asyncio.Queue[dict[str, Any]]:
+        """The queue of received events of one type."""
+        return self._events.setdefault(type_, asyncio.Queue())
+
+    async def next_event(self, type_: str, timeout: float = 10) -> dict[str, Any]:
+        """Wait for the next event of ``type_``."""
+        return await asyncio.wait_for(self.events(type_).get(), timeout)
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self._reader.cancel()
+        try:
+            await self._reader
+        except asyncio.CancelledError:
+            pass
+        if self._owns_http:
+            await self.http.close()
+
+
+class Caller:
+    """A participant with a tone 'microphone' and a sink for what it hears."""
+
+    def __init__(self, signal: SignalClient, frequency: float) -> None:
+        self.signal = signal
+        self.tone = ToneTrack(frequency)
+        self.sink = AudioSink()
+        self.pc: RTCPeerConnection | None = None
+        self._offers: asyncio.Task[None] | None = None
+
+    async def start_media(self) -> None:
+        """Offer audio to the gateway and keep answering its offers."""
+        pc = RTCPeerConnection()
+        self.pc = pc
+        pc.addTrack(self.tone)
+
+        @pc.on("track")
+        def on_track(track: Any) -> None:
+            self.sink.consume(track)
+
+        with pinned_host_addresses(LOOPBACK):
+            await pc.setLocalDescription(await pc.createOffer())
+        result = await self.signal.request("offer", sdp=pc.localDescription.sdp)
+        await pc.setRemoteDescription(RTCSessionDescription(result["sdp"], "answer"))
+        self._offers = asyncio.ensure_future(self._answer_offers())
+
+    async def _answer_offers(self) -> None:
+        while True:
+            event = await self.signal.next_event("offer", timeout=3600)
+            pc = self.pc
+            if pc is None:
+                return
+            await pc.setRemoteDescription(RTCSessionDescription(event["sdp"], "offer"))
+            with pinned_host_addresses(LOOPBACK):
+                await pc.setLocalDescription(await pc.createAnswer())
+            await self.signal.request("answer", sdp=pc.localDescription.sdp)
+
+    async def wait_hears(self, frequency: float, timeout: float = 10) -> float:
+        """Wait until the dominant received frequency is within 5 % of ``frequency``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        heard = 0.0
+        while loop.time() < deadline:
+            heard = self.sink.dominant_frequency()
+            if abs(heard - frequency) < frequency * 0.05:
+                return heard
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"expected to hear {frequency} Hz, heard {heard:.0f} Hz")
+
+    async def stop_media(self) -> None:
+        if self._offers is not None:
+            self._offers.cancel()
+            try:
+                await self._offers
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._offers = None
+        await self.sink.stop()
+        if self.pc is not None:
+            await self.pc.close()
+            self.pc = None

@@ -1,0 +1,101 @@
+"""Start a real gateway server on a free loopback port, the way an operator would."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from gateway import keys
+from gateway.app import create_app
+from gateway.cli import signin_link
+from gateway.config import Config, from_mapping
+from gateway.logs import PrivacyAccessLogger
+from rooms.clock import Clock
+from signaling.calls import CallCenter
+from tests.support.client import SignalClient
+
+TEST_KEY = "test-signing-key-" + "x" * 40
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_config(extra: Mapping[str, Any] | None = None, port: int | None = None) -> Config:
+    """A config that keeps everything on loopback: host candidates and accepted remotes."""
+    data: dict[str, Any] = {
+        "server": {"host": "127.0.0.1", "port": port or free_port(), "demo_line": True},
+        "security": {"secret_key": TEST_KEY},
+        "ice": {"host_addresses": ["127.0.0.1"], "remote_networks": ["127.0.0.0/8"]},
+    }
+    for key, value in (extra or {}).items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return from_mapping(data)
+
+
+@dataclass
+class RunningGateway:
+    config: Config
+    app: web.Application
+
+    @property
+    def base_url(self) -> str:
+        return self.config.base_url
+
+    @property
+    def center(self) -> CallCenter:
+        return self.app[keys.CENTER]
+
+    async def resident(self) -> SignalClient:
+        client = await SignalClient.connect(self.base_url)
+        await client.request("hello", protocol=1)
+        return client
+
+    async def staff(self, name: str = "Test Worker", lines: tuple[str, ...] = ()) -> SignalClient:
+        """Sign in through the one-time link and open a staff socket."""
+        http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        link = signin_link(self.config, name, lines)
+        token = link.split("#token=", 1)[1]
+        async with http.post(
+            self.base_url + "/api/staff/signin",
+            json={"token": token},
+            headers={"Origin": self.base_url},
+        ) as response:
+            assert response.status == 200, await response.text()
+        client = await SignalClient.connect(self.base_url, http=http)
+        client._owns_http = True
+        hello = await client.request("hello", protocol=1)
+        assert hello["role"] == "staff"
+        return client
+
+
+@asynccontextmanager
+async def running_gateway(
+    config: Config | None = None, clock: Clock | None = None
+) -> AsyncIterator[RunningGateway]:
+    config = config or test_config()
+    app = await create_app(config, clock=clock)
+    runner = web.AppRunner(app, access_log_class=PrivacyAccessLogger, shutdown_timeout=5)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    await site.start()
+    try:
+        yield RunningGateway(config, app)
+    finally:
+        await runner.cleanup()
+
+
+def with_port(config: Config, port: int) -> Config:
+    return replace(config, port=port)

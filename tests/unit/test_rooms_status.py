@@ -1,0 +1,70 @@
+"""LineStatus as sent to clients (docs/protocol.md)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from rooms import NextOpening, ServiceLine, line_status
+
+HEL = ZoneInfo("Europe/Helsinki")
+
+
+def demo_line(max_queue: int = 20) -> ServiceLine:
+    return ServiceLine.from_config(
+        "demo",
+        {
+            "names": {"fi": "Demo"},
+            "hours": {"mon": ["12:00-15:00"], "fri": ["09:00-15:00"]},
+            "max_queue": max_queue,
+            "default_handle_minutes": 2,
+        },
+    )
+
+
+def test_open_line_matches_protocol_example() -> None:
+    now = datetime(2026, 11, 23, 13, 0, tzinfo=HEL)
+    status = line_status(demo_line(), now, queue_length=2, staff_online=1, mean_talk_seconds=None)
+    assert status.to_json() == {
+        "id": "demo",
+        "open": True,
+        "accepting": True,
+        "queueLength": 2,
+        "estimatedWaitSeconds": 360,
+        "staffOnline": 1,
+        "nextOpening": None,
+        "closesAt": "2026-11-23T15:00:00+02:00",
+    }
+
+
+def test_closed_line_has_next_opening() -> None:
+    now = datetime(2026, 11, 27, 18, 0, tzinfo=HEL)  # Friday evening
+    status = line_status(demo_line(), now, queue_length=0, staff_online=0, mean_talk_seconds=300.0)
+    data = status.to_json()
+    assert data["open"] is False
+    assert data["accepting"] is False
+    assert data["closesAt"] is None
+    assert data["nextOpening"] == {
+        "at": "2026-11-30T12:00:00+02:00",
+        "weekday": 0,
+        "time": "12:00",
+        "date": "2026-11-30",
+    }
+    assert data["estimatedWaitSeconds"] == 300
+    json.dumps(data)  # plain JSON types only
+
+
+def test_full_queue_is_not_accepting() -> None:
+    now = datetime(2026, 11, 23, 13, 0, tzinfo=HEL)
+    line = demo_line(max_queue=3)
+    assert line_status(line, now, 2, 1, 60.0).accepting
+    full = line_status(line, now, 3, 2, 60.0)
+    assert full.open and not full.accepting
+    assert full.estimated_wait_seconds == 120  # position 4 * 60 s / 2 staff
+
+
+def test_next_opening_from_datetime() -> None:
+    n = NextOpening.from_datetime(datetime(2026, 3, 30, 9, 5, tzinfo=HEL))
+    assert n == NextOpening(datetime(2026, 3, 30, 9, 5, tzinfo=HEL), 0, "09:05", "2026-03-30")
+    assert n.to_json()["at"] == "2026-03-30T09:05:00+03:00"
