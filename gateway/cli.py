@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 
 from aiohttp import web
 
@@ -65,7 +66,9 @@ def _replace(config: Config, **changes: object) -> Config:
     return replace(config, **changes)  # type: ignore[arg-type]
 
 
-def signin_link(config: Config, name: str, lines: tuple[str, ...]) -> str:
+def signin_link(
+    config: Config, name: str, lines: tuple[str, ...], now: datetime | None = None
+) -> str:
     """A one-time sign-in link; the token rides in the fragment, never sent to servers."""
     if not name.strip():
         raise ConfigError("--name must not be empty")
@@ -81,7 +84,7 @@ def signin_link(config: Config, name: str, lines: tuple[str, ...]) -> str:
         signin_ttl=config.signin_ttl,
         session_ttl=config.session_ttl,
     )
-    token = tokens.issue_signin(name.strip(), lines, SystemClock().now())
+    token = tokens.issue_signin(name.strip(), lines, now or SystemClock().now())
     return f"{config.base_url}/pro/signin#token={token}"
 
 

@@ -92,7 +92,12 @@ class TokenService:
                 audience=audience,
                 issuer=self._issuer,
                 leeway=LEEWAY_SECONDS,
-                options={"require": REQUIRED_CLAIMS, "verify_exp": False, "verify_nbf": False},
+                options={
+                    "require": REQUIRED_CLAIMS,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
         except jwt.PyJWTError as exc:
             raise TokenError(str(exc)) from exc
@@ -100,8 +105,9 @@ class TokenService:
         stamp = now.timestamp()
         if not isinstance(claims["exp"], int) or claims["exp"] + LEEWAY_SECONDS < stamp:
             raise TokenError("the token has expired")
-        if not isinstance(claims["nbf"], int) or claims["nbf"] - LEEWAY_SECONDS > stamp:
-            raise TokenError("the token is not valid yet")
+        for claim in ("nbf", "iat"):
+            if not isinstance(claims[claim], int) or claims[claim] - LEEWAY_SECONDS > stamp:
+                raise TokenError("the token is not valid yet")
         name = claims.get("name")
         lines = claims.get("lines")
         if not isinstance(name, str) or not name.strip() or not isinstance(lines, list):

@@ -17,6 +17,7 @@ from gateway.cli import signin_link
 from gateway.config import Config, from_mapping
 from gateway.logs import PrivacyAccessLogger
 from rooms.clock import Clock
+from rooms.store import Store
 from signaling.calls import CallCenter
 from tests.support.client import SignalClient
 
@@ -30,7 +31,7 @@ def free_port() -> int:
         return port
 
 
-def test_config(extra: Mapping[str, Any] | None = None, port: int | None = None) -> Config:
+def make_config(extra: Mapping[str, Any] | None = None, port: int | None = None) -> Config:
     """A config that keeps everything on loopback: host candidates and accepted remotes."""
     data: dict[str, Any] = {
         "server": {"host": "127.0.0.1", "port": port or free_port(), "demo_line": True},
@@ -58,6 +59,10 @@ class RunningGateway:
     def center(self) -> CallCenter:
         return self.app[keys.CENTER]
 
+    @property
+    def center_store(self) -> Store:
+        return self.app[keys.STORE]
+
     async def resident(self) -> SignalClient:
         client = await SignalClient.connect(self.base_url)
         await client.request("hello", protocol=1)
@@ -66,7 +71,7 @@ class RunningGateway:
     async def staff(self, name: str = "Test Worker", lines: tuple[str, ...] = ()) -> SignalClient:
         """Sign in through the one-time link and open a staff socket."""
         http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-        link = signin_link(self.config, name, lines)
+        link = signin_link(self.config, name, lines, self.app[keys.CLOCK].now())
         token = link.split("#token=", 1)[1]
         async with http.post(
             self.base_url + "/api/staff/signin",
@@ -85,7 +90,7 @@ class RunningGateway:
 async def running_gateway(
     config: Config | None = None, clock: Clock | None = None
 ) -> AsyncIterator[RunningGateway]:
-    config = config or test_config()
+    config = config or make_config()
     app = await create_app(config, clock=clock)
     runner = web.AppRunner(app, access_log_class=PrivacyAccessLogger, shutdown_timeout=5)
     await runner.setup()

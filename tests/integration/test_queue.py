@@ -1,0 +1,168 @@
+"""Service-line queues through the gateway: positions, estimates, cancel, closed and full."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from rooms.clock import FakeClock
+from tests.support.client import RequestFailed
+from tests.support.gateway import RunningGateway, running_gateway, make_config
+
+LINES = {
+    "lines": {
+        "neuvonta": {
+            "names": {"fi": "Neuvonta", "en": "Counselling"},
+            "hours": {d: ["09:00-15:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+            "max_queue": 2,
+            "default_handle_minutes": 5,
+        }
+    }
+}
+# Sunday 2026-11-22 10:00 Helsinki (UTC+2)
+SUNDAY = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+# Tuesday 2026-11-24 10:00 Helsinki
+TUESDAY = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(TUESDAY)
+
+
+@pytest.fixture
+async def lines_gateway(clock: FakeClock) -> AsyncIterator[RunningGateway]:
+    async with running_gateway(make_config(LINES), clock=clock) as gw:
+        yield gw
+
+
+async def test_positions_update_as_queue_moves(gateway: RunningGateway) -> None:
+    first = await gateway.resident()
+    second = await gateway.resident()
+    assert (await first.request("queue.join", line="demo"))["position"] == 1
+    joined = await second.request("queue.join", line="demo")
+    assert joined["position"] == 2
+    assert joined["estimatedWaitSeconds"] > 0
+    staff = await gateway.staff(lines=("demo",))
+    # A professional came online: the estimate shrinks or stays, the position stays.
+    await staff.request("staff.answer_next", line="demo")
+    await first.next_event("call.connected")
+    update = await second.next_event("queue.update")
+    while update["position"] != 1:
+        update = await second.next_event("queue.update")
+    assert update["position"] == 1
+    await staff.request("hangup")
+    for client in (first, second, staff):
+        await client.close()
+
+
+async def test_cancel_leaves_queue_and_moves_others_up(gateway: RunningGateway) -> None:
+    first = await gateway.resident()
+    second = await gateway.resident()
+    watcher = await gateway.resident()
+    status = (await watcher.request("line.watch", line="demo"))["status"]
+    assert status["queueLength"] == 0
+    await first.request("queue.join", line="demo")
+    await second.request("queue.join", line="demo")
+    await first.request("queue.leave")
+    update = await second.next_event("queue.update")
+    while update["position"] != 1:
+        update = await second.next_event("queue.update")
+    status_event = await watcher.next_event("line.status")
+    while status_event["status"]["queueLength"] != 1:
+        status_event = await watcher.next_event("line.status")
+    # Closing the page (socket) leaves the queue too.
+    await second.close()
+    while status_event["status"]["queueLength"] != 0:
+        status_event = await watcher.next_event("line.status")
+    assert gateway.center.queued == 0
+    await first.close()
+    await watcher.close()
+
+
+async def test_answer_is_first_in_first_out(gateway: RunningGateway) -> None:
+    callers = [await gateway.resident() for _ in range(3)]
+    for caller in callers:
+        await caller.request("queue.join", line="demo")
+    staff = await gateway.staff(lines=("demo",))
+    for expected in callers:
+        call = await staff.request("staff.answer_next", line="demo")
+        connected = await expected.next_event("call.connected")
+        assert connected["callId"] == call["callId"]
+        await staff.request("hangup")
+        await expected.next_event("call.ended")
+    for client in [*callers, staff]:
+        await client.close()
+
+
+async def test_closed_line_refuses_and_tells_next_opening(
+    lines_gateway: RunningGateway, clock: FakeClock
+) -> None:
+    clock.set(SUNDAY)
+    client = await lines_gateway.resident()
+    status = (await client.request("line.watch", line="neuvonta"))["status"]
+    assert status["open"] is False
+    assert status["accepting"] is False
+    assert status["nextOpening"]["weekday"] == 0
+    assert status["nextOpening"]["time"] == "09:00"
+    assert status["nextOpening"]["date"] == "2026-11-23"
+    with pytest.raises(RequestFailed) as info:
+        await client.request("queue.join", line="neuvonta")
+    assert info.value.code == "line_closed"
+    await client.close()
+
+
+async def test_full_queue_refuses(lines_gateway: RunningGateway) -> None:
+    clients = [await lines_gateway.resident() for _ in range(3)]
+    await clients[0].request("queue.join", line="neuvonta")
+    await clients[1].request("queue.join", line="neuvonta")
+    with pytest.raises(RequestFailed) as info:
+        await clients[2].request("queue.join", line="neuvonta")
+    assert info.value.code == "queue_full"
+    status = (await clients[2].request("line.watch", line="neuvonta"))["status"]
+    assert status["accepting"] is False
+    assert status["queueLength"] == 2
+    for client in clients:
+        await client.close()
+
+
+async def test_staff_only_answers_own_lines(lines_gateway: RunningGateway) -> None:
+    resident = await lines_gateway.resident()
+    await resident.request("queue.join", line="neuvonta")
+    staff = await lines_gateway.staff(lines=("demo",))
+    with pytest.raises(RequestFailed) as info:
+        await staff.request("staff.answer_next", line="neuvonta")
+    assert info.value.code == "forbidden"
+    with pytest.raises(RequestFailed) as info:
+        await staff.request("queue.join", line="demo")
+    assert info.value.code == "forbidden"
+    await resident.close()
+    await staff.close()
+
+
+async def test_call_records_keep_only_line_and_times(gateway: RunningGateway) -> None:
+    resident = await gateway.resident()
+    await resident.request("queue.join", line="demo")
+    staff = await gateway.staff(lines=("demo",))
+    await staff.request("staff.answer_next", line="demo")
+    await resident.request("hangup")
+    await staff.next_event("call.ended")
+    records = await gateway.center_store.calls.recent()
+    assert len(records) == 1
+    record = records[0]
+    assert record.line_id == "demo"
+    assert record.answered_at is not None
+    assert record.end_reason == "hangup"
+    assert set(vars(record)) == {
+        "call_id",
+        "line_id",
+        "queued_at",
+        "answered_at",
+        "ended_at",
+        "outcome",
+        "end_reason",
+    }
+    await resident.close()
+    await staff.close()

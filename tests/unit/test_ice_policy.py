@@ -1,0 +1,35 @@
+"""ICE policy: remote candidate filtering and host address pinning."""
+
+from __future__ import annotations
+
+import aioice.ice
+
+from media.ice import IcePolicy, pinned_host_addresses
+
+SDP = (
+    "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+    "a=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\n"
+    "a=candidate:2 1 udp 2130706431 10.1.2.3 5001 typ host\r\n"
+    "a=candidate:3 1 udp 2130706431 abcd.local 5002 typ host\r\n"
+    "a=rtpmap:111 opus/48000/2\r\n"
+)
+
+
+def test_filter_keeps_only_allowed_networks() -> None:
+    policy = IcePolicy(remote_networks=("127.0.0.0/8",))
+    filtered = policy.filter_sdp(SDP)
+    assert "127.0.0.1 5000" in filtered
+    assert "10.1.2.3" not in filtered
+    assert "abcd.local" not in filtered
+    assert "a=rtpmap:111 opus/48000/2" in filtered
+
+
+def test_no_networks_means_no_filtering() -> None:
+    assert IcePolicy().filter_sdp(SDP) == SDP
+
+
+def test_pinning_is_scoped() -> None:
+    with pinned_host_addresses(["127.0.0.1"]):
+        assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True) == ["127.0.0.1"]
+        assert aioice.ice.get_host_addresses(use_ipv4=False, use_ipv6=True) == []
+    assert "127.0.0.1" not in aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False)
