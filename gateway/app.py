@@ -27,7 +27,7 @@ async def create_app(config: Config, clock: Clock | None = None) -> web.Applicat
     app[keys.CONFIG] = config
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.SOCKETS] = set()
-    app[keys.DRAINING] = [False]
+    app[keys.LIFECYCLE] = keys.Lifecycle()
     app[keys.TOKENS] = TokenService(
         config.signing_key(),
         issuer=config.base_url,
@@ -71,8 +71,9 @@ async def _refresh(center: CallCenter) -> None:
 
 async def _close_sockets(app: web.Application) -> None:
     """On shutdown, end calls first (clients hear why), then close sockets as going away."""
-    app[keys.DRAINING][0] = True
+    app[keys.LIFECYCLE].draining = True
     await app[keys.CENTER].shutdown()
     await asyncio.sleep(0.1)  # let writers deliver call.ended before the sockets close
-    for ws in list(app[keys.SOCKETS]):
+    sockets: set[web.WebSocketResponse] = app[keys.SOCKETS]
+    for ws in list(sockets):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")

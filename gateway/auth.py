@@ -39,10 +39,10 @@ async def signin(request: web.Request) -> web.Response:
     try:
         body: Any = await request.json()
     except ValueError:
-        return _error(400, "bad_request", "Send JSON: {\"token\": \"...\"}.")
+        return _error(400, "bad_request", 'Send JSON: {"token": "..."}.')
     token = body.get("token") if isinstance(body, dict) else None
     if not isinstance(token, str):
-        return _error(400, "bad_request", "Send JSON: {\"token\": \"...\"}.")
+        return _error(400, "bad_request", 'Send JSON: {"token": "..."}.')
     app = request.app
     now = app[keys.CLOCK].now()
     try:

@@ -24,9 +24,7 @@ logger = logging.getLogger("gateway")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="tukilinja", description="Tukilinja WebRTC call gateway."
-    )
+    parser = argparse.ArgumentParser(prog="tukilinja", description="Tukilinja WebRTC call gateway.")
     parser.add_argument("--config", help="TOML configuration file")
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the gateway (the default)")
@@ -110,9 +108,7 @@ async def serve(config: Config) -> None:
         f"    {signin_link(config, 'Demo professional', tuple(lines))}",
         flush=True,
     )
-    print(
-        "  More sign-in links: python -m gateway staff-token --name NAME --line ID", flush=True
-    )
+    print("  More sign-in links: python -m gateway staff-token --name NAME --line ID", flush=True)
     await stop.wait()
     await drain(app, config.drain_seconds)
     await runner.cleanup()
@@ -120,7 +116,7 @@ async def serve(config: Config) -> None:
 
 async def drain(app: web.Application, seconds: float) -> None:
     """Stop taking new sessions and wait (up to ``seconds``) for calls in progress to end."""
-    app[keys.DRAINING][0] = True
+    app[keys.LIFECYCLE].draining = True
     center = app[keys.CENTER]
     logger.info("draining: %d call(s) in progress", center.active_calls)
     loop = asyncio.get_running_loop()

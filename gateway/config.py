@@ -37,7 +37,7 @@ class Config:
     secret_key_file: str = DEFAULT_KEY_FILE
     lines: Mapping[str, ServiceLine] = field(default_factory=dict)
     demo_line: bool = True
-    ice: IcePolicy = IcePolicy()
+    ice: IcePolicy = field(default_factory=IcePolicy)
     max_message_bytes: int = 64 * 1024
     messages_per_second: float = 20.0
     message_burst: int = 40

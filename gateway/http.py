@@ -102,7 +102,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """Readiness: takes new sessions unless draining."""
-    if request.app[keys.DRAINING][0]:
+    if request.app[keys.LIFECYCLE].draining:
         return web.json_response({"status": "draining"}, status=503)
     return web.json_response({"status": "ready"})
 

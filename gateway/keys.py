@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aiohttp import web
 
 from gateway.config import Config
@@ -11,6 +13,14 @@ from signaling.calls import CallCenter
 from signaling.dispatch import Dispatcher
 from signaling.tokens import TokenService
 
+
+@dataclass
+class Lifecycle:
+    """Whether this node still takes new sessions."""
+
+    draining: bool = False
+
+
 CONFIG = web.AppKey("config", Config)
 CLOCK = web.AppKey("clock", Clock)
 STORE = web.AppKey("store", Store)
@@ -18,4 +28,4 @@ TOKENS = web.AppKey("tokens", TokenService)
 CENTER = web.AppKey("center", CallCenter)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
-DRAINING = web.AppKey("draining", list[bool])
+LIFECYCLE = web.AppKey("lifecycle", Lifecycle)

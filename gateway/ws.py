@@ -36,7 +36,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         return web.json_response(
             {"error": {"code": "forbidden", "message": "Origin not allowed."}}, status=403
         )
-    if app[keys.DRAINING][0]:
+    if app[keys.LIFECYCLE].draining:
         return web.json_response(
             {"error": {"code": "draining", "message": "This node is shutting down."}},
             status=503,
@@ -94,9 +94,7 @@ async def _read(
             break
         if not bucket.allow():
             refused += 1
-            session.send(
-                protocol.encode_error(None, ErrorCode.RATE_LIMITED, "Too many messages.")
-            )
+            session.send(protocol.encode_error(None, ErrorCode.RATE_LIMITED, "Too many messages."))
             if refused >= MAX_REFUSED:
                 await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"rate limit")
                 break

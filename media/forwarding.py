@@ -37,7 +37,7 @@ class EncodedAudioTrack(MediaStreamTrack):
 
     def __init__(self, max_queued: int = MAX_QUEUED_FRAMES) -> None:
         super().__init__()
-        self._frames: deque[av.Packet] = deque(maxlen=max_queued)
+        self._frames: deque[av.Packet[Any]] = deque(maxlen=max_queued)
         self._ready = asyncio.Event()
         self.frames_in = 0
         self.frames_dropped = 0
@@ -55,7 +55,7 @@ class EncodedAudioTrack(MediaStreamTrack):
         self.frames_in += 1
         self._ready.set()
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet[Any]:
         while not self._frames:
             if self.readyState != "live":
                 raise MediaStreamError

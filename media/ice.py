@@ -36,11 +36,7 @@ def install_host_address_pinning() -> None:
         pinned = PINNED_HOST_ADDRESSES.get()
         if pinned is None:
             return original(use_ipv4, use_ipv6)
-        return [
-            a
-            for a in pinned
-            if (use_ipv4 and ":" not in a) or (use_ipv6 and ":" in a)
-        ]
+        return [a for a in pinned if (use_ipv4 and ":" not in a) or (use_ipv6 and ":" in a)]
 
     setattr(get_host_addresses, _WRAPPED_MARK, True)
     aioice.ice.get_host_addresses = get_host_addresses
@@ -66,7 +62,9 @@ class IceServer:
     credential: str | None = None
 
     def to_aiortc(self) -> RTCIceServer:
-        return RTCIceServer(urls=list(self.urls), username=self.username, credential=self.credential)
+        return RTCIceServer(
+            urls=list(self.urls), username=self.username, credential=self.credential
+        )
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {"urls": list(self.urls)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -151,10 +152,8 @@ class MediaPeer:
         for task in self._drains:
             task.cancel()
         for task in self._drains:
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
         self._drains.clear()
 
     async def get_stats(self) -> dict[str, Any]:

@@ -396,9 +396,7 @@ class CallCenter:
             await self._publish_line(line_id)
 
     def _staff_online(self, line_id: str) -> int:
-        return sum(
-            1 for s in self._staff if s.staff is not None and line_id in s.staff.lines
-        )
+        return sum(1 for s in self._staff if s.staff is not None and line_id in s.staff.lines)
 
     def _staff_line_ids(self, session: Session) -> list[str]:
         if session.staff is None:

@@ -17,6 +17,7 @@ PROTOCOL_VERSION: Final = 1
 MAX_SDP_CHARS: Final = 32 * 1024
 LINE_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
+
 class Envelope(msgspec.Struct):
     """What every request has: a type and an id."""
 

@@ -72,7 +72,7 @@ async def test_forged_expired_and_wrong_audience_tokens(gateway: RunningGateway)
     other_issuer = jwt.encode(
         {**base, "iss": "https://elsewhere.example", "jti": "i"}, TEST_KEY, algorithm="HS256"
     )
-    unsigned = jwt.encode({**base, "jti": "n"}, None, algorithm="none")
+    unsigned = jwt.encode({**base, "jti": "n"}, "", algorithm="none")
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         for token in (forged, expired, session_as_signin, other_issuer, unsigned, "garbage"):
             response = await post_signin(gateway, http, token)

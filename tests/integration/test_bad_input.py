@@ -95,7 +95,9 @@ async def test_wrong_origin_refused_before_upgrade(
     async with aiohttp.ClientSession() as http:
         for headers in ({"Origin": "https://evil.example"}, {}):
             with pytest.raises(aiohttp.WSServerHandshakeError) as info:
-                await http.ws_connect(gateway.base_url.replace("http", "ws") + "/ws", headers=headers)
+                await http.ws_connect(
+                    gateway.base_url.replace("http", "ws") + "/ws", headers=headers
+                )
             assert info.value.status == 403
 
 

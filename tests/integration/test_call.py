@@ -57,9 +57,7 @@ def _live_peer_connections() -> int:
     "ending",
     ["resident_hangs_up", "staff_hangs_up", "resident_disconnects", "staff_disconnects"],
 )
-async def test_every_hangup_order_releases_everything(
-    gateway: RunningGateway, ending: str
-) -> None:
+async def test_every_hangup_order_releases_everything(gateway: RunningGateway, ending: str) -> None:
     threads_before = {t.ident for t in threading.enumerate()}
     tasks_before = len(asyncio.all_tasks())
     resident, staff = await connect_call(gateway)

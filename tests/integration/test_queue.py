@@ -9,7 +9,7 @@ import pytest
 
 from rooms.clock import FakeClock
 from tests.support.client import RequestFailed
-from tests.support.gateway import RunningGateway, running_gateway, make_config
+from tests.support.gateway import RunningGateway, make_config, running_gateway
 
 LINES = {
     "lines": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import time
 
@@ -27,7 +28,7 @@ class ToneTrack(MediaStreamTrack):
         self._index = 0
         self._start: float | None = None
 
-    async def recv(self) -> av.AudioFrame:  # type: ignore[override]
+    async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
         if self._start is None:
@@ -38,9 +39,7 @@ class ToneTrack(MediaStreamTrack):
             await asyncio.sleep(delay)
         first = self._index * SAMPLES_PER_FRAME
         t = np.arange(first, first + SAMPLES_PER_FRAME) / SAMPLE_RATE
-        samples = (self.amplitude * 32767 * np.sin(2 * np.pi * self.frequency * t)).astype(
-            np.int16
-        )
+        samples = (self.amplitude * 32767 * np.sin(2 * np.pi * self.frequency * t)).astype(np.int16)
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = SAMPLE_RATE
         frame.pts = first
@@ -65,6 +64,7 @@ class AudioSink:
         try:
             while True:
                 frame = await track.recv()
+                assert isinstance(frame, av.AudioFrame)
                 data = frame.to_ndarray().astype(np.float64)
                 channels = len(frame.layout.channels)
                 mono = data.reshape(-1)[::channels] if channels > 1 else data.reshape(-1)
@@ -93,7 +93,5 @@ class AudioSink:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass

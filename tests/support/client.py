@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 from typing import Any
@@ -105,10 +106,8 @@ class SignalClient:
     async def close(self) -> None:
         await self.ws.close()
         self._reader.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._reader
-        except asyncio.CancelledError:
-            pass
         if self._owns_http:
             await self.http.close()
 
@@ -165,10 +164,8 @@ class Caller:
     async def stop_media(self) -> None:
         if self._offers is not None:
             self._offers.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._offers
-            except (asyncio.CancelledError, Exception):
-                pass
             self._offers = None
         await self.sink.stop()
         if self.pc is not None:

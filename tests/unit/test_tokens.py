@@ -54,7 +54,7 @@ def test_other_algorithms_and_issuers_are_refused() -> None:
     }
     for token in (
         jwt.encode(claims, KEY, algorithm="HS512"),
-        jwt.encode(claims, None, algorithm="none"),
+        jwt.encode(claims, "", algorithm="none"),
         jwt.encode({**claims, "iss": "https://other.example"}, KEY, algorithm="HS256"),
         jwt.encode({k: v for k, v in claims.items() if k != "jti"}, KEY, algorithm="HS256"),
         jwt.encode({**claims, "lines": "demo"}, KEY, algorithm="HS256"),
