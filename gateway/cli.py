@@ -26,11 +26,16 @@ logger = logging.getLogger("gateway")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tukilinja", description="Tukilinja WebRTC call gateway.")
     parser.add_argument("--config", help="TOML configuration file")
+    # Subcommands accept --config too, so it may come before or after the subcommand.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help="TOML configuration file")
     sub = parser.add_subparsers(dest="command")
-    serve = sub.add_parser("serve", help="run the gateway (the default)")
+    serve = sub.add_parser("serve", parents=[common], help="run the gateway (the default)")
     serve.add_argument("--host", help="listen address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default 8080)")
-    token = sub.add_parser("staff-token", help="print a one-time sign-in link for a professional")
+    token = sub.add_parser(
+        "staff-token", parents=[common], help="print a one-time sign-in link for a professional"
+    )
     token.add_argument("--name", required=True, help="the professional's display name")
     token.add_argument(
         "--line", action="append", default=[], dest="lines", help="a service line id (repeat)"

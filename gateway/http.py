@@ -18,6 +18,7 @@ PAGES: Final = {
     "/pro": "pro.html",
     "/pro/signin": "signin.html",
 }
+STATIC_FOLDERS: Final = ("css", "js", "i18n", "img")
 SECURITY_HEADERS: Final = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -60,7 +61,7 @@ async def list_lines(request: web.Request) -> web.Response:
             {
                 "id": line.id,
                 "name": line.name(lang),
-                "description": _description(line.descriptions, lang),
+                "description": line.description(lang),
                 "status": status.to_json(),
             }
         )
@@ -80,19 +81,10 @@ async def get_line(request: web.Request) -> web.Response:
         {
             "id": line.id,
             "name": line.name(lang),
-            "description": _description(line.descriptions, lang),
+            "description": line.description(lang),
             "status": status.to_json(),
         }
     )
-
-
-def _description(descriptions: object, lang: str) -> str:
-    if not isinstance(descriptions, dict) or not descriptions:
-        return ""
-    for key in (lang, "fi", "en"):
-        if key in descriptions:
-            return str(descriptions[key])
-    return str(next(iter(descriptions.values())))
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -117,7 +109,10 @@ async def security_headers(
             return web.json_response(
                 {"error": {"code": "forbidden", "message": "Origin not allowed."}}, status=403
             )
-    response = await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        response = exc
     if not response.prepared:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
@@ -137,4 +132,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/ws", websocket)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_static("/static/", web_root(), show_index=False, follow_symlinks=False)
+    for folder in STATIC_FOLDERS:
+        app.router.add_static(
+            f"/static/{folder}/", web_root() / folder, show_index=False, follow_symlinks=False
+        )

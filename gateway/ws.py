@@ -99,7 +99,8 @@ async def _read(
                 await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"rate limit")
                 break
             continue
-        if len(data) > max_bytes:
+        size = len(data.encode()) if isinstance(data, str) else len(data)
+        if size > max_bytes:
             session.send(
                 protocol.encode_error(
                     None, ErrorCode.TOO_LARGE, f"Messages are limited to {max_bytes} bytes."

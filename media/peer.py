@@ -18,6 +18,7 @@ from aiortc import (
 
 from media.forwarding import AudioTap, EncodedAudioTrack, drain_track, opus_payload_types
 from media.ice import IcePolicy, pinned_host_addresses
+from media.sdp import align_reoffer
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +124,9 @@ class MediaPeer:
             with pinned_host_addresses(self._policy.host_addresses):
                 offer = await self._pc.createOffer()
                 await self._pc.setLocalDescription(offer)
-            return str(self._pc.localDescription.sdp)
+            return align_reoffer(
+                str(self._pc.localDescription.sdp), str(self._pc.remoteDescription.sdp)
+            )
 
     async def accept_answer(self, sdp: str) -> None:
         """Apply the client's answer to the gateway's offer."""

@@ -1,0 +1,111 @@
+"""SDP adjustments for the gateway's re-offers.
+
+aiortc builds every offer from its defaults, so a re-offer on an existing connection may
+renumber payload types and RTP header extensions. Browsers refuse that ("RTP extension ID
+reassignment not supported"). :func:`align_reoffer` maps, per media section already
+negotiated, each codec's payload type and each extension's id back to what the remote side
+uses; extensions the remote side never offered are left out of the re-offer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_RTPMAP = re.compile(r"^a=rtpmap:(\d+) (.+)$")
+_EXTMAP = re.compile(r"^a=extmap:(\d+)(/\S+)? (\S+)(.*)$")
+_PT_ATTR = re.compile(r"^a=(rtpmap|fmtp|rtcp-fb):(\d+|\*)(.*)$")
+_APT = re.compile(r"\bapt=(\d+)")
+
+
+@dataclass
+class _Section:
+    lines: list[str]
+    mid: str | None = None
+    codecs: dict[str, int] = field(default_factory=dict)  # "opus/48000/2" -> pt
+    extensions: dict[str, int] = field(default_factory=dict)  # uri -> id
+
+
+def _sections(sdp: str) -> tuple[list[str], list[_Section]]:
+    session: list[str] = []
+    sections: list[_Section] = []
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            sections.append(_Section([line]))
+        elif sections:
+            sections[-1].lines.append(line)
+        else:
+            session.append(line)
+        if not sections or line.startswith("m="):
+            continue
+        section = sections[-1]
+        if line.startswith("a=mid:"):
+            section.mid = line[len("a=mid:") :].strip()
+        elif match := _RTPMAP.match(line):
+            key = _codec_key(match.group(2), section, match.group(1))
+            section.codecs[key] = int(match.group(1))
+        elif match := _EXTMAP.match(line):
+            section.extensions[match.group(3)] = int(match.group(1))
+    return session, sections
+
+
+def _codec_key(rtpmap: str, section: _Section, payload_type: str) -> str:
+    name = rtpmap.strip().lower()
+    if name.startswith("rtx/"):
+        # Several RTX entries share a name; tell them apart by what they retransmit.
+        for line in section.lines:
+            if line.startswith(f"a=fmtp:{payload_type} ") and (apt := _APT.search(line)):
+                return f"{name}#apt={apt.group(1)}"
+    return name
+
+
+def align_reoffer(offer: str, remote: str) -> str:
+    """Rewrite ``offer`` so that already negotiated sections keep the remote's numbering."""
+    _, remote_sections = _sections(remote)
+    by_mid = {s.mid: s for s in remote_sections if s.mid is not None}
+    session, offer_sections = _sections(offer)
+    out = list(session)
+    for section in offer_sections:
+        negotiated = by_mid.get(section.mid) if section.mid is not None else None
+        if negotiated is None:
+            out.extend(section.lines)
+            continue
+        out.extend(_align_section(section, negotiated))
+    return "\r\n".join(out) + "\r\n"
+
+
+def _align_section(section: _Section, remote: _Section) -> list[str]:
+    pt_map: dict[int, int] = {}
+    for key, payload_type in section.codecs.items():
+        if not key.startswith("rtx/") and key in remote.codecs:
+            pt_map[payload_type] = remote.codecs[key]
+    # RTX follows its base codec.
+    for key, payload_type in section.codecs.items():
+        if key.startswith("rtx/"):
+            apt = int(key.split("#apt=", 1)[1]) if "#apt=" in key else None
+            if apt is not None and apt in pt_map:
+                remote_key = f"rtx/{key.split('/', 1)[1].split('#', 1)[0]}#apt={pt_map[apt]}"
+                if remote_key in remote.codecs:
+                    pt_map[payload_type] = remote.codecs[remote_key]
+    kept = set(pt_map)
+    lines: list[str] = []
+    for line in section.lines:
+        if line.startswith("m="):
+            parts = line.split()
+            formats = [str(pt_map[int(f)]) for f in parts[3:] if f.isdigit() and int(f) in kept]
+            lines.append(" ".join([*parts[:3], *formats]))
+        elif match := _PT_ATTR.match(line):
+            kind, pt, rest = match.groups()
+            if pt == "*":
+                lines.append(line)
+            elif int(pt) in kept:
+                rest = _APT.sub(lambda m: f"apt={pt_map.get(int(m.group(1)), m.group(1))}", rest)
+                lines.append(f"a={kind}:{pt_map[int(pt)]}{rest}")
+        elif match := _EXTMAP.match(line):
+            uri = match.group(3)
+            if uri in remote.extensions:
+                direction = match.group(2) or ""
+                lines.append(f"a=extmap:{remote.extensions[uri]}{direction} {uri}{match.group(4)}")
+        else:
+            lines.append(line)
+    return lines

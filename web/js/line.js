@@ -1,0 +1,475 @@
+// Resident page of one service line: status, queue and an anonymous voice call.
+
+import {
+  initI18n, onLanguageChange, t, lang, describeLineStatus, formatQueueLength, formatLineWait,
+  formatQueuePosition, errorMessage, formatDuration, has,
+} from './i18n.js';
+import { SignalingClient, PROTOCOL_VERSION, errorCode } from './signaling.js';
+import { CallMedia, getMicrophone, stopStream } from './rtc.js';
+
+const $ = (id) => document.getElementById(id);
+const els = {
+  notFound: $('not-found'),
+  content: $('line-content'),
+  name: $('line-name'),
+  description: $('line-description'),
+  badge: $('line-badge'),
+  detail: $('line-detail'),
+  queue: $('line-queue'),
+  wait: $('line-wait'),
+  hint: $('call-hint'),
+  status: $('status'),
+  timer: $('call-timer'),
+  alert: $('alert'),
+  alertText: $('alert-text'),
+  alertHelp: $('alert-help'),
+  call: $('call-button'),
+  cancel: $('cancel-button'),
+  hangup: $('hangup-button'),
+  mute: $('mute-button'),
+  retry: $('retry-button'),
+  audio: $('remote-audio'),
+};
+const actionButtons = [els.call, els.cancel, els.hangup, els.retry, els.mute];
+
+function readLineId() {
+  const match = /^\/lines\/([^/]+)\/?$/.exec(window.location.pathname);
+  if (match) return decodeURIComponent(match[1]);
+  // Fallback for opening /static/line.html?line=<id> directly.
+  return new URLSearchParams(window.location.search).get('line') || '';
+}
+
+const lineId = readLineId();
+
+// phase: loading | idle | starting | joining | queued | connected | ended | disconnected | notfound
+const state = {
+  phase: 'loading',
+  info: null, // {name, description} from /api/lines/<id>
+  status: null, // LineStatus
+  position: null,
+  wait: null,
+  message: null, // {key, extra?} status text kept after a call or queue ends
+  error: null, // {code} shown in the alert
+  iceServers: [],
+  connectedAt: null,
+  muted: false,
+};
+
+const sig = new SignalingClient();
+let media = null;
+let pendingStream = null;
+let timerHandle = null;
+let pendingFocus = false;
+
+// ---- rendering ---------------------------------------------------------------------------
+
+function lineName() {
+  return (state.info && state.info.name) || lineId;
+}
+
+function statusText() {
+  switch (state.phase) {
+    case 'loading':
+      return t('line.connecting');
+    case 'starting':
+      return t('line.askingMicrophone');
+    case 'joining':
+      return t('line.joining');
+    case 'queued':
+      return formatQueuePosition(state.position, state.wait);
+    case 'connected':
+      return t('call.connected');
+    case 'idle':
+    case 'ended': {
+      if (!state.message) return '';
+      const parts = [t(state.message.key)];
+      if (state.message.extra) parts.push(t(state.message.extra));
+      if (state.phase === 'ended' && state.status && state.status.accepting) {
+        parts.push(t('line.callAgain'));
+      }
+      return parts.join(' ');
+    }
+    default:
+      return '';
+  }
+}
+
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+function render() {
+  const activeBefore = document.activeElement;
+  const notFound = state.phase === 'notfound';
+  els.notFound.hidden = !notFound;
+  els.content.hidden = notFound;
+
+  document.title = notFound ? t('line.pageTitle') : t('line.titleWithName', { line: lineName() });
+  setText(els.name, lineName());
+  setText(els.description, (state.info && state.info.description) || '');
+  els.description.hidden = !(state.info && state.info.description);
+
+  const described = describeLineStatus(state.status);
+  setText(els.badge, state.status ? described.label : '');
+  els.badge.dataset.state = described.state;
+  els.badge.hidden = !state.status;
+  setText(els.detail, described.detail);
+  setText(els.queue, state.status && state.status.open
+    ? formatQueueLength(state.status.queueLength) : '');
+  els.queue.hidden = !els.queue.textContent;
+  els.wait.hidden = described.state !== 'open';
+  setText(els.wait, described.state === 'open' ? formatLineWait(state.status) : '');
+
+  const phase = state.phase;
+  const accepting = Boolean(state.status && state.status.accepting);
+  const canCall = (phase === 'idle' || phase === 'ended') && accepting && sig.connected;
+
+  els.call.hidden = !['loading', 'idle', 'starting', 'joining', 'ended'].includes(phase);
+  els.call.disabled = !canCall;
+  els.call.setAttribute('aria-busy', String(phase === 'starting' || phase === 'joining'));
+  els.cancel.hidden = phase !== 'queued';
+  els.hangup.hidden = phase !== 'connected';
+  els.mute.hidden = phase !== 'connected';
+  els.mute.setAttribute('aria-pressed', String(state.muted));
+  els.retry.hidden = phase !== 'disconnected';
+
+  let hint = '';
+  if ((phase === 'idle' || phase === 'ended') && state.status && !accepting) {
+    hint = state.status.open ? t('line.cannotCallFull') : t('line.cannotCallClosed');
+  }
+  setText(els.hint, hint);
+  els.hint.hidden = !hint;
+
+  setText(els.status, statusText());
+
+  els.timer.hidden = phase !== 'connected' || state.connectedAt === null;
+  if (!els.timer.hidden) {
+    setText(els.timer, t('call.duration', {
+      duration: formatDuration((Date.now() - state.connectedAt) / 1000),
+    }));
+  }
+
+  if (state.error) {
+    setText(els.alertText, errorMessage(state.error.code));
+    const helpKey = `help.${state.error.code}`;
+    const help = has(helpKey) ? t(helpKey) : '';
+    setText(els.alertHelp, help);
+    els.alertHelp.hidden = !help;
+    els.alert.hidden = false;
+  } else {
+    els.alert.hidden = true;
+    setText(els.alertText, '');
+  }
+
+  manageFocus(activeBefore);
+}
+
+// When the button that had focus disappears (Call -> Cancel -> Hang up), move focus to the
+// action that replaced it, so keyboard and screen reader users are not dropped to <body>.
+function manageFocus(activeBefore) {
+  const usable = (button) => !button.hidden && !button.disabled;
+  const active = document.activeElement;
+  if (actionButtons.includes(active) && usable(active)) {
+    pendingFocus = false;
+    return;
+  }
+  const lost = active === null || active === document.body || actionButtons.includes(active);
+  if (!lost) {
+    pendingFocus = false;
+    return;
+  }
+  if (actionButtons.includes(activeBefore) || pendingFocus) {
+    const target = actionButtons.find(usable);
+    if (target) {
+      target.focus();
+      pendingFocus = false;
+    } else {
+      pendingFocus = true;
+    }
+  }
+}
+
+function startTimer() {
+  stopTimer();
+  timerHandle = window.setInterval(render, 1000);
+}
+
+function stopTimer() {
+  if (timerHandle !== null) window.clearInterval(timerHandle);
+  timerHandle = null;
+}
+
+// ---- data --------------------------------------------------------------------------------
+
+async function loadInfo() {
+  try {
+    const response = await fetch(
+      `/api/lines/${encodeURIComponent(lineId)}?lang=${encodeURIComponent(lang())}`,
+      { credentials: 'same-origin', headers: { Accept: 'application/json' } },
+    );
+    if (response.status === 404) {
+      state.phase = 'notfound';
+      teardownMedia();
+      sig.close();
+      render();
+      return;
+    }
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const body = await response.json();
+    state.info = { name: body.name, description: body.description };
+    if (body.status && !state.status) state.status = body.status;
+    render();
+  } catch (err) {
+    console.warn('could not load line details', err);
+  }
+}
+
+async function connectSocket() {
+  await sig.connect();
+  const hello = await sig.request('hello', { protocol: PROTOCOL_VERSION });
+  state.iceServers = Array.isArray(hello.iceServers) ? hello.iceServers : [];
+  const watched = await sig.request('line.watch', { line: lineId });
+  state.status = watched.status || state.status;
+}
+
+async function connect() {
+  state.phase = 'loading';
+  render();
+  try {
+    await connectSocket();
+    if (state.phase === 'notfound') return;
+    state.phase = 'idle';
+    state.error = null;
+  } catch (err) {
+    if (state.phase === 'notfound') return;
+    if (err && err.code === 'unknown_line') {
+      state.phase = 'notfound';
+      sig.close();
+    } else {
+      state.phase = 'disconnected';
+      state.error = { code: 'connection_failed' };
+      sig.close();
+    }
+  }
+  render();
+}
+
+// ---- call --------------------------------------------------------------------------------
+
+function teardownMedia() {
+  stopTimer();
+  if (media) media.close();
+  media = null;
+  if (pendingStream) stopStream(pendingStream);
+  pendingStream = null;
+  state.connectedAt = null;
+  state.muted = false;
+  state.position = null;
+  state.wait = null;
+}
+
+function fail(code, phase = 'idle') {
+  teardownMedia();
+  state.phase = phase;
+  state.message = null;
+  state.error = { code };
+  render();
+}
+
+async function startCall() {
+  if (!(state.phase === 'idle' || state.phase === 'ended')) return;
+  pendingFocus = true;
+  state.error = null;
+  state.message = null;
+  state.phase = 'starting';
+  render();
+
+  let stream;
+  try {
+    stream = await getMicrophone();
+  } catch (err) {
+    fail(errorCode(err, 'microphone_unsupported'));
+    return;
+  }
+  if (state.phase !== 'starting') {
+    stopStream(stream);
+    return;
+  }
+  pendingStream = stream;
+  state.phase = 'joining';
+  render();
+
+  try {
+    const joined = await sig.request('queue.join', { line: lineId });
+    state.position = joined.position;
+    state.wait = joined.estimatedWaitSeconds;
+  } catch (err) {
+    if (state.phase === 'joining') fail(errorCode(err, 'internal_error'));
+    return;
+  }
+  if (state.phase !== 'joining') return;
+
+  pendingStream = null;
+  const current = new CallMedia({
+    signaling: sig,
+    iceServers: state.iceServers,
+    stream,
+    audioElement: els.audio,
+    onFailure: (code) => {
+      if (media === current) abandonCall(code);
+    },
+  });
+  media = current;
+  state.phase = 'queued';
+  render();
+
+  try {
+    await current.sendOffer();
+  } catch (err) {
+    if (media === current) abandonCall(errorCode(err, 'media_failed'));
+  }
+}
+
+// Media could not be set up: leave the queue or the call and explain.
+function abandonCall(code) {
+  const wasConnected = state.phase === 'connected';
+  fail(code, 'idle');
+  if (!sig.connected) return;
+  const request = wasConnected ? 'hangup' : 'queue.leave';
+  sig.request(request).catch(() => {
+    if (request === 'queue.leave') sig.request('hangup').catch(() => {});
+  });
+}
+
+async function cancelQueue() {
+  pendingFocus = true;
+  teardownMedia();
+  state.phase = 'idle';
+  state.error = null;
+  state.message = { key: 'line.leftQueue' };
+  render();
+  try {
+    await sig.request('queue.leave');
+  } catch (err) {
+    // Not queued any more: a professional may have answered at this very moment.
+    if (err && err.code === 'invalid_state') sig.request('hangup').catch(() => {});
+  }
+}
+
+async function hangUp() {
+  pendingFocus = true;
+  teardownMedia();
+  state.phase = 'ended';
+  state.error = null;
+  state.message = { key: 'call.ended' };
+  render();
+  try {
+    await sig.request('hangup');
+  } catch {
+    // The call may already be over (invalid_state) or the socket gone; nothing to undo.
+  }
+}
+
+function toggleMute() {
+  if (!media) return;
+  state.muted = !state.muted;
+  media.setMuted(state.muted);
+  render();
+}
+
+const END_REASON_KEYS = {
+  peer_left: 'call.endedReason.peer_left',
+  media_failed: 'call.endedReason.media_failed',
+  shutdown: 'call.endedReason.shutdown',
+};
+
+sig.on('line.status', (event) => {
+  if (event.line === lineId && event.status) {
+    state.status = event.status;
+    render();
+  }
+});
+
+sig.on('queue.update', (event) => {
+  if (state.phase !== 'queued' || (event.line && event.line !== lineId)) return;
+  state.position = event.position;
+  state.wait = event.estimatedWaitSeconds;
+  render();
+});
+
+sig.on('call.connected', () => {
+  if (state.phase !== 'queued') return;
+  state.phase = 'connected';
+  state.connectedAt = Date.now();
+  state.error = null;
+  render();
+  startTimer();
+});
+
+sig.on('call.ended', (event) => {
+  if (state.phase !== 'connected' && state.phase !== 'queued') return;
+  teardownMedia();
+  state.phase = 'ended';
+  state.message = { key: 'call.ended', extra: END_REASON_KEYS[event.reason] };
+  render();
+});
+
+sig.on('queue.ended', () => {
+  if (state.phase !== 'queued') return;
+  teardownMedia();
+  state.phase = 'idle';
+  state.message = { key: 'line.queueEnded' };
+  render();
+});
+
+sig.on('closed', () => {
+  if (state.phase === 'notfound') return;
+  teardownMedia();
+  state.phase = 'disconnected';
+  state.message = null;
+  state.error = { code: 'connection_lost' };
+  render();
+});
+
+els.call.addEventListener('click', () => {
+  startCall();
+});
+els.cancel.addEventListener('click', () => {
+  cancelQueue();
+});
+els.hangup.addEventListener('click', () => {
+  hangUp();
+});
+els.mute.addEventListener('click', toggleMute);
+els.retry.addEventListener('click', () => {
+  pendingFocus = true;
+  state.error = null;
+  loadInfo();
+  connect();
+});
+
+window.addEventListener('pagehide', () => {
+  teardownMedia();
+  sig.close();
+});
+window.addEventListener('pageshow', (event) => {
+  // Restored from the back/forward cache: the socket was closed on pagehide.
+  if (event.persisted && state.phase !== 'notfound' && lineId) connect();
+});
+
+async function main() {
+  await initI18n();
+  onLanguageChange(() => {
+    render();
+    loadInfo();
+  });
+  render();
+  if (!lineId) {
+    state.phase = 'notfound';
+    render();
+    return;
+  }
+  await Promise.all([loadInfo(), connect()]);
+}
+
+main().catch((err) => console.error('line page failed to start', err));

@@ -1,0 +1,65 @@
+// Staff sign-in from a one-time link: /pro/signin#token=…
+// The token is taken out of the address bar at once (it must not stay in history or be
+// bookmarked), exchanged for an HttpOnly session cookie, and the console is opened.
+
+import { initI18n, t, has } from './i18n.js';
+
+const $ = (id) => document.getElementById(id);
+const els = { status: $('status'), alert: $('alert'), alertText: $('alert-text') };
+
+// Read and remove the token before anything else (even before the catalog loads).
+function takeToken() {
+  const hash = window.location.hash.replace(/^#/, '');
+  const token = new URLSearchParams(hash).get('token');
+  if (window.location.hash) {
+    window.history.replaceState(null, '', window.location.pathname + window.location.search);
+  }
+  return token;
+}
+
+const token = takeToken();
+
+function showError(code) {
+  const key = code && has(`signin.error.${code}`) ? `signin.error.${code}` : 'signin.error.invalid';
+  els.status.textContent = '';
+  els.alertText.textContent = t(key);
+  els.alert.hidden = false;
+}
+
+async function main() {
+  await initI18n();
+  document.title = t('signin.title');
+  if (!token) {
+    showError('missing');
+    return;
+  }
+  els.status.textContent = t('signin.signingIn');
+  let response;
+  try {
+    response = await fetch('/api/staff/signin', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ token }),
+    });
+  } catch (err) {
+    console.warn('sign-in request failed', err);
+    showError('network');
+    return;
+  }
+  if (response.ok) {
+    els.status.textContent = t('signin.success');
+    window.location.replace('/pro');
+    return;
+  }
+  let code = null;
+  try {
+    const body = await response.json();
+    code = body && body.error ? body.error.code : null;
+  } catch {
+    // not JSON
+  }
+  showError(code || 'invalid');
+}
+
+main().catch((err) => console.error('sign-in page failed to start', err));
