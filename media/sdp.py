@@ -36,16 +36,15 @@ def _sections(sdp: str) -> tuple[list[str], list[_Section]]:
             sections[-1].lines.append(line)
         else:
             session.append(line)
-        if not sections or line.startswith("m="):
-            continue
-        section = sections[-1]
-        if line.startswith("a=mid:"):
-            section.mid = line[len("a=mid:") :].strip()
-        elif match := _RTPMAP.match(line):
-            key = _codec_key(match.group(2), section, match.group(1))
-            section.codecs[key] = int(match.group(1))
-        elif match := _EXTMAP.match(line):
-            section.extensions[match.group(3)] = int(match.group(1))
+    for section in sections:
+        for line in section.lines[1:]:
+            if line.startswith("a=mid:"):
+                section.mid = line[len("a=mid:") :].strip()
+            elif match := _RTPMAP.match(line):
+                key = _codec_key(match.group(2), section, match.group(1))
+                section.codecs[key] = int(match.group(1))
+            elif match := _EXTMAP.match(line):
+                section.extensions[match.group(3)] = int(match.group(1))
     return session, sections
 
 

@@ -38,7 +38,11 @@ class SignalClient:
 
     @classmethod
     async def connect(
-        cls, base_url: str, http: aiohttp.ClientSession | None = None, origin: str | None = None
+        cls,
+        base_url: str,
+        http: aiohttp.ClientSession | None = None,
+        origin: str | None = None,
+        autoping: bool = True,
     ) -> SignalClient:
         own = http is None
         if http is None:
@@ -47,6 +51,7 @@ class SignalClient:
             base_url.replace("http", "ws", 1) + "/ws",
             headers={"Origin": origin or base_url},
             heartbeat=None,
+            autoping=autoping,
         )
         client = cls(http, ws)
         client._owns_http = own

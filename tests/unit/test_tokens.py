@@ -9,7 +9,7 @@ import pytest
 
 from signaling.tokens import TokenError, TokenService
 
-KEY = b"k" * 40
+KEY = b"k" * 64
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
 

@@ -1,0 +1,57 @@
+"""Logs stay anonymous through a whole call; dead sockets are found and released."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from gateway.cli import signin_link
+from tests.integration.test_call import RESIDENT_TONE, STAFF_TONE, connect_call
+from tests.support.client import SignalClient
+from tests.support.gateway import RunningGateway, make_config, running_gateway
+
+OUR_LOGGERS = ("gateway", "signaling", "media", "rooms", "aiohttp.access")
+
+
+async def test_logs_hold_no_addresses_sdp_or_tokens(
+    gateway: RunningGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    # (The last set_level also sets the capture handler's level: keep DEBUG last.)
+    for name in ("aiortc", "aioice"):
+        caplog.set_level(logging.WARNING, logger=name)
+    for name in OUR_LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+    link = signin_link(gateway.config, "Maija Meikäläinen", ("demo",))
+    resident, staff = await connect_call(gateway)
+    await resident.wait_hears(STAFF_TONE)
+    await staff.wait_hears(RESIDENT_TONE)
+    await resident.signal.request("hangup")
+    await staff.signal.next_event("call.ended")
+    for caller in (resident, staff):
+        await caller.stop_media()
+        await caller.signal.close()
+    await asyncio.sleep(0.2)
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "connected" in text  # the log is being captured at all
+    for secret in ("127.0.0.1", "candidate", "v=0", "a=fingerprint", "ice-ufrag", "eyJ"):
+        assert secret not in text, secret
+    assert link.split("#token=")[1] not in text
+    assert "Meikäläinen" not in text
+    assert "Test Worker" not in text
+
+
+async def test_dead_socket_is_detected_and_releases_queue_place() -> None:
+    config = make_config({"signalling": {"heartbeat_seconds": 0.5}})
+    async with running_gateway(config) as gateway:
+        silent = await SignalClient.connect(gateway.base_url, autoping=False)
+        await silent.request("queue.join", line="demo")
+        assert gateway.center.queued == 1
+        for _ in range(50):
+            if gateway.center.queued == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert gateway.center.queued == 0
+        await silent.closed.wait()
+        await silent.close()

@@ -1,0 +1,84 @@
+"""Re-offers keep the payload types and extension ids the browser negotiated first."""
+
+from __future__ import annotations
+
+from media.sdp import align_reoffer
+
+BROWSER_OFFER = "\r\n".join(
+    [
+        "v=0",
+        "o=- 1 2 IN IP4 127.0.0.1",
+        "s=-",
+        "t=0 0",
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0",
+        "a=mid:0",
+        "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+        "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid",
+        "a=rtpmap:111 opus/48000/2",
+        "a=rtcp-fb:111 transport-cc",
+        "a=fmtp:111 minptime=10;useinbandfec=1",
+        "a=rtpmap:63 red/48000/2",
+        "a=rtpmap:9 G722/8000",
+        "a=rtpmap:0 PCMU/8000",
+        "",
+    ]
+)
+
+GATEWAY_REOFFER = "\r\n".join(
+    [
+        "v=0",
+        "o=- 3 3 IN IP4 0.0.0.0",
+        "s=-",
+        "t=0 0",
+        "m=audio 40000 UDP/TLS/RTP/SAVPF 96",
+        "c=IN IP4 127.0.0.1",
+        "a=sendrecv",
+        "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid",
+        "a=extmap:2 urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+        "a=extmap:3 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+        "a=mid:0",
+        "a=rtpmap:96 opus/48000/2",
+        "a=fmtp:96 useinbandfec=1",
+        "a=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host",
+        "m=video 9 UDP/TLS/RTP/SAVPF 97",
+        "a=mid:1",
+        "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid",
+        "a=rtpmap:97 VP8/90000",
+        "",
+    ]
+)
+
+
+def test_payload_types_and_extension_ids_follow_the_browser() -> None:
+    aligned = align_reoffer(GATEWAY_REOFFER, BROWSER_OFFER).split("\r\n")
+    audio = aligned[aligned.index("m=audio 40000 UDP/TLS/RTP/SAVPF 111") :]
+    assert "a=rtpmap:111 opus/48000/2" in audio
+    assert "a=fmtp:111 useinbandfec=1" in audio
+    assert "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid" in audio
+    assert "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level" in audio
+    # An extension the browser never offered is left out rather than given a new id.
+    assert not any(
+        "abs-send-time" in line for line in audio[: audio.index("m=video 9 UDP/TLS/RTP/SAVPF 97")]
+    )
+    assert "a=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host" in audio
+    assert not any(line.startswith("a=rtpmap:96") for line in aligned)
+
+
+def test_new_sections_are_left_alone() -> None:
+    aligned = align_reoffer(GATEWAY_REOFFER, BROWSER_OFFER)
+    assert "m=video 9 UDP/TLS/RTP/SAVPF 97\r\na=mid:1\r\n" in aligned
+    assert "a=rtpmap:97 VP8/90000" in aligned
+
+
+def test_rtx_follows_its_base_codec() -> None:
+    remote = (
+        "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96 97\r\na=mid:1\r\n"
+        "a=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n"
+    )
+    offer = (
+        "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 100 101\r\na=mid:1\r\n"
+        "a=rtpmap:100 VP8/90000\r\na=rtpmap:101 rtx/90000\r\na=fmtp:101 apt=100\r\n"
+    )
+    aligned = align_reoffer(offer, remote)
+    assert "m=video 9 UDP/TLS/RTP/SAVPF 96 97" in aligned
+    assert "a=fmtp:97 apt=96" in aligned
