@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 import aiohttp
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from media.ice import pinned_host_addresses
 from tests.support.audio import AudioSink, ToneTrack
@@ -129,7 +129,8 @@ class Caller:
 
     async def start_media(self) -> None:
         """Offer audio to the gateway and keep answering its offers."""
-        pc = RTCPeerConnection()
+        # No ICE servers: aiortc's default would be a public STUN server.
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pc = pc
         pc.addTrack(self.tone)
 

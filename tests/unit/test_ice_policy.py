@@ -33,3 +33,28 @@ def test_pinning_is_scoped() -> None:
         assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True) == ["127.0.0.1"]
         assert aioice.ice.get_host_addresses(use_ipv4=False, use_ipv6=True) == []
     assert "127.0.0.1" not in aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False)
+
+
+async def test_gateway_peer_uses_no_default_stun() -> None:
+    from media.peer import MediaPeer
+
+    peer = MediaPeer(IcePolicy(host_addresses=("127.0.0.1",)), "test")
+    offer_sdp = (
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendrecv\r\n"
+        "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
+        "a=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\na=setup:actpass\r\n"
+        "a=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n"
+    )
+    answer = await peer.accept_offer(offer_sdp)
+    try:
+        assert "stun" not in answer.lower()
+        candidates = [line for line in answer.splitlines() if line.startswith("a=candidate:")]
+        assert candidates
+        assert all(" 127.0.0.1 " in line and "typ host" in line for line in candidates)
+        for transceiver in peer._pc.getTransceivers():
+            connection = transceiver.receiver.transport.transport.iceGatherer._connection
+            assert connection.stun_server is None
+            assert connection.turn_server is None
+    finally:
+        await peer.close()
