@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -15,12 +14,15 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
+from aiortc.mediastreams import MediaStreamError
 
-from media.forwarding import AudioTap, EncodedAudioTrack, drain_track, opus_payload_types
+from media.fastpath import InboundStream, OutboundStream, codec_name
 from media.ice import IcePolicy, pinned_host_addresses
-from media.sdp import align_reoffer
+from media.sdp import align_reoffer, parse_sections
 
 logger = logging.getLogger(__name__)
+
+FORWARDED_CODECS = {"audio": ("opus",), "video": ("vp8", "h264")}
 
 
 class NegotiationError(Exception):
@@ -35,63 +37,103 @@ class NoPendingOfferError(NegotiationError):
     """An answer arrived while the gateway had no offer outstanding."""
 
 
+class PlaceholderTrack(MediaStreamTrack):
+    """Gives a sending transceiver its track; packets are written past it by the fast path."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self._ended = asyncio.Event()
+
+    async def recv(self) -> Any:
+        await self._ended.wait()
+        raise MediaStreamError
+
+    def stop(self) -> None:
+        super().stop()
+        self._ended.set()
+
+
+def opus_payload_types(sdp: str) -> frozenset[int]:
+    """Payload types that ``sdp`` maps to Opus in its audio sections."""
+    _, sections = parse_sections(sdp)
+    return frozenset(
+        pt
+        for section in sections
+        if section.lines[0].startswith("m=audio ")
+        for key, pt in section.codecs.items()
+        if codec_name(key) == "opus"
+    )
+
+
 class MediaPeer:
     """The gateway's end of one participant's WebRTC connection.
 
-    Inbound Opus audio goes to :attr:`tap`, which fans it out to other participants'
-    outbound tracks; outbound tracks are added with :meth:`add_outbound`. Negotiation is
+    Inbound media is forwarded at the packet level (:mod:`media.fastpath`) to the outbound
+    streams of other participants, added with :meth:`add_outbound`. Negotiation is
     serialised: the client offers first, and the gateway offers (``needs_offer``) when it
-    has a track the client has not yet been offered.
+    has a stream the client has not yet been offered. Video is declined unless
+    ``allow_video`` is set.
     """
 
-    def __init__(self, policy: IcePolicy, label: str) -> None:
+    def __init__(self, policy: IcePolicy, label: str, allow_video: bool = False) -> None:
         self._policy = policy
         self._label = label
+        self._allow_video = allow_video
         self._pc = RTCPeerConnection(
             RTCConfiguration(iceServers=[server.to_aiortc() for server in policy.servers])
         )
         self._lock = asyncio.Lock()
-        self._outbound: list[MediaStreamTrack] = []
-        self._pending_outbound: list[MediaStreamTrack] = []
-        self._drains: list[asyncio.Task[Any]] = []
+        self._pending: list[tuple[PlaceholderTrack, OutboundStream]] = []
+        self._outbound: list[tuple[PlaceholderTrack, OutboundStream]] = []
+        self._inbound: dict[str, InboundStream] = {}
+        self._inbound_by_pt: dict[int, InboundStream] = {}
+        self._destinations: dict[str, list[OutboundStream]] = {}
+        self._hooked_transports: set[int] = set()
         self._closed = False
         self._connection_state = "new"
-        self.tap = AudioTap(frozenset())
         self.on_failed: Callable[[], None] | None = None
         self._pc.on("track", self._on_track)
         self._pc.on("connectionstatechange", self._on_connection_state_change)
+
+    @property
+    def pc(self) -> RTCPeerConnection:
+        return self._pc
 
     @property
     def connection_state(self) -> str:
         return self._connection_state
 
     @property
-    def ice_connection_state(self) -> str:
-        return str(self._pc.iceConnectionState)
-
-    @property
     def closed(self) -> bool:
         return self._closed
 
     @property
-    def has_remote_description(self) -> bool:
-        return self._pc.remoteDescription is not None
-
-    @property
     def needs_offer(self) -> bool:
-        """True when tracks wait to be offered and the connection can renegotiate now."""
+        """True when streams wait to be offered and the connection can renegotiate now."""
         return (
             not self._closed
-            and bool(self._pending_outbound)
+            and bool(self._pending)
             and self._pc.signalingState == "stable"
             and self._pc.remoteDescription is not None
         )
 
-    def add_outbound(self, track: MediaStreamTrack) -> None:
-        """Send ``track`` to this participant (offered at the next negotiation)."""
-        if self._closed or track in self._outbound or track in self._pending_outbound:
-            return
-        self._pending_outbound.append(track)
+    def inbound(self, kind: str) -> InboundStream | None:
+        return self._inbound.get(kind)
+
+    def add_outbound(self, kind: str) -> OutboundStream:
+        """A new stream to send to this participant (offered at the next negotiation)."""
+        stream = OutboundStream(kind, self._pc)
+        if not self._closed:
+            self._pending.append((PlaceholderTrack(kind), stream))
+        return stream
+
+    def forward(self, kind: str, destination: OutboundStream) -> None:
+        """Send this participant's ``kind`` media to ``destination`` (now or once it flows)."""
+        self._destinations.setdefault(kind, []).append(destination)
+        stream = self._inbound.get(kind)
+        if stream is not None:
+            stream.add_destination(destination)
 
     async def accept_offer(self, sdp: str) -> str:
         """Apply the client's offer and return the gateway's answer."""
@@ -99,24 +141,23 @@ class MediaPeer:
             self._check_open()
             if self._pc.signalingState == "have-local-offer":
                 raise GlareError("the gateway has an offer outstanding")
-            audio_types = opus_payload_types(sdp)
-            if not audio_types:
+            if not opus_payload_types(sdp):
                 raise NegotiationError("the offer has no Opus audio")
             offer = RTCSessionDescription(sdp=self._policy.filter_sdp(sdp), type="offer")
             try:
                 await self._pc.setRemoteDescription(offer)
             except Exception as exc:  # aiortc raises many types on bad SDP
                 raise NegotiationError(str(exc) or type(exc).__name__) from exc
-            self.tap.set_payload_types(audio_types)
             self._restrict_transceivers()
             self._attach_pending()
             with pinned_host_addresses(self._policy.host_addresses):
                 answer = await self._pc.createAnswer()
                 await self._pc.setLocalDescription(answer)
+            self._route_inbound()
             return str(self._pc.localDescription.sdp)
 
     async def create_offer(self) -> str | None:
-        """Offer pending tracks to the client; None when nothing needs offering."""
+        """Offer pending streams to the client; None when nothing needs offering."""
         async with self._lock:
             if not self.needs_offer:
                 return None
@@ -139,64 +180,105 @@ class MediaPeer:
                 await self._pc.setRemoteDescription(answer)
             except Exception as exc:
                 raise NegotiationError(str(exc) or type(exc).__name__) from exc
+            self._route_inbound()
 
     async def close(self) -> None:
-        """Release the peer connection, its tracks and tasks (idempotent)."""
+        """Release the peer connection, its streams and tasks (idempotent)."""
         if self._closed:
             return
         self._closed = True
         self.on_failed = None
-        self.tap.clear()
-        for track in self._outbound + self._pending_outbound:
+        for inbound in self._inbound.values():
+            for destination in list(inbound.destinations):
+                inbound.remove_destination(destination)
+        for track, outbound in self._outbound + self._pending:
             track.stop()
+            if outbound.source is not None:
+                outbound.source.remove_destination(outbound)
         self._outbound.clear()
-        self._pending_outbound.clear()
+        self._pending.clear()
+        self._destinations.clear()
+        self._inbound_by_pt.clear()
         await self._pc.close()
-        for task in self._drains:
-            task.cancel()
-        for task in self._drains:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._drains.clear()
 
     async def get_stats(self) -> dict[str, Any]:
         """aiortc's statistics report as a plain dict (counts only, no addresses)."""
         if self._closed:
             return {}
         report = await self._pc.getStats()
-        return {key: value for key, value in report.items()}
+        return dict(report.items())
 
     def _check_open(self) -> None:
         if self._closed:
             raise NegotiationError("the peer connection is closed")
 
     def _restrict_transceivers(self) -> None:
-        opus = [
-            codec
-            for codec in RTCRtpSender.getCapabilities("audio").codecs
-            if codec.mimeType.lower() == "audio/opus"
-        ]
         for transceiver in self._pc.getTransceivers():
-            if transceiver.kind == "audio":
-                transceiver.setCodecPreferences(opus)
-            elif transceiver.direction != "inactive":
+            kind = transceiver.kind
+            if kind == "video" and not self._allow_video:
                 # Video is not part of a voice call: it is declined, never received.
                 transceiver.direction = "inactive"
+                continue
+            wanted = FORWARDED_CODECS.get(kind, ())
+            codecs = [
+                codec
+                for codec in RTCRtpSender.getCapabilities(kind).codecs
+                if codec.mimeType.split("/", 1)[1].lower() in wanted
+                or codec.mimeType.lower().endswith("/rtx")
+            ]
+            transceiver.setCodecPreferences(codecs)
 
     def _attach_pending(self) -> None:
-        while self._pending_outbound:
-            track = self._pending_outbound.pop(0)
-            self._pc.addTrack(track)
-            self._outbound.append(track)
+        while self._pending:
+            track, stream = self._pending.pop(0)
+            sender = self._pc.addTrack(track)
+            for transceiver in self._pc.getTransceivers():
+                if transceiver.sender is sender:
+                    stream.bind(transceiver)
+            self._outbound.append((track, stream))
 
     def _on_track(self, track: MediaStreamTrack) -> None:
-        if track.kind != "audio":
-            self._drains.append(drain_track(track))
-            return
         for transceiver in self._pc.getTransceivers():
-            if transceiver.receiver.track is track:
-                self.tap.attach(transceiver.receiver)
-        self._drains.append(drain_track(track))
+            if transceiver.receiver.track is track and track.kind not in self._inbound:
+                stream = InboundStream(track.kind, transceiver.receiver, self._pc, transceiver.mid)
+                self._inbound[track.kind] = stream
+                for destination in self._destinations.get(track.kind, []):
+                    stream.add_destination(destination)
+                self._hook_transport(transceiver.receiver.transport)
+
+    def _route_inbound(self) -> None:
+        """Map the payload types the client sends to the inbound stream of their kind."""
+        remote = self._pc.remoteDescription
+        if remote is None:
+            return
+        _, sections = parse_sections(remote.sdp)
+        routes: dict[int, InboundStream] = {}
+        for section in sections:
+            kind = section.lines[0][2:].split(" ", 1)[0]
+            stream = self._inbound.get(kind)
+            if stream is None:
+                continue
+            for key, pt in section.codecs.items():
+                if codec_name(key) in FORWARDED_CODECS.get(kind, ()):
+                    routes[pt] = stream
+        self._inbound_by_pt = routes
+
+    def _hook_transport(self, transport: Any) -> None:
+        """Take decrypted RTP of forwarded codecs before aiortc parses it."""
+        if id(transport) in self._hooked_transports:
+            return
+        self._hooked_transports.add(id(transport))
+        original = transport._handle_rtp_data
+        routes = self
+
+        async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
+            stream = routes._inbound_by_pt.get(data[1] & 0x7F)
+            if stream is None:
+                await original(data, arrival_time_ms)
+            else:
+                await stream.on_packet(data)
+
+        transport._handle_rtp_data = handle_rtp_data
 
     def _on_connection_state_change(self) -> None:
         new = str(self._pc.connectionState)
@@ -208,8 +290,3 @@ class MediaPeer:
             callback = self.on_failed
             self.on_failed = None
             callback()
-
-
-def new_outbound_audio() -> EncodedAudioTrack:
-    """An outbound track to carry one participant's audio to another."""
-    return EncodedAudioTrack()

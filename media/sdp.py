@@ -19,19 +19,21 @@ _APT = re.compile(r"\bapt=(\d+)")
 
 
 @dataclass
-class _Section:
+class Section:
+    """One media section: its lines, mid, codecs by name and extension ids by URI."""
+
     lines: list[str]
     mid: str | None = None
     codecs: dict[str, int] = field(default_factory=dict)  # "opus/48000/2" -> pt
     extensions: dict[str, int] = field(default_factory=dict)  # uri -> id
 
 
-def _sections(sdp: str) -> tuple[list[str], list[_Section]]:
+def parse_sections(sdp: str) -> tuple[list[str], list[Section]]:
     session: list[str] = []
-    sections: list[_Section] = []
+    sections: list[Section] = []
     for line in sdp.splitlines():
         if line.startswith("m="):
-            sections.append(_Section([line]))
+            sections.append(Section([line]))
         elif sections:
             sections[-1].lines.append(line)
         else:
@@ -48,7 +50,7 @@ def _sections(sdp: str) -> tuple[list[str], list[_Section]]:
     return session, sections
 
 
-def _codec_key(rtpmap: str, section: _Section, payload_type: str) -> str:
+def _codec_key(rtpmap: str, section: Section, payload_type: str) -> str:
     name = rtpmap.strip().lower()
     if name.startswith("rtx/"):
         # Several RTX entries share a name; tell them apart by what they retransmit.
@@ -60,9 +62,9 @@ def _codec_key(rtpmap: str, section: _Section, payload_type: str) -> str:
 
 def align_reoffer(offer: str, remote: str) -> str:
     """Rewrite ``offer`` so that already negotiated sections keep the remote's numbering."""
-    _, remote_sections = _sections(remote)
+    _, remote_sections = parse_sections(remote)
     by_mid = {s.mid: s for s in remote_sections if s.mid is not None}
-    session, offer_sections = _sections(offer)
+    session, offer_sections = parse_sections(offer)
     out = list(session)
     for section in offer_sections:
         negotiated = by_mid.get(section.mid) if section.mid is not None else None
@@ -73,7 +75,7 @@ def align_reoffer(offer: str, remote: str) -> str:
     return "\r\n".join(out) + "\r\n"
 
 
-def _align_section(section: _Section, remote: _Section) -> list[str]:
+def _align_section(section: Section, remote: Section) -> list[str]:
     pt_map: dict[int, int] = {}
     for key, payload_type in section.codecs.items():
         if not key.startswith("rtx/") and key in remote.codecs:

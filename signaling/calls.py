@@ -12,11 +12,10 @@ import itertools
 import logging
 import secrets
 from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from media.forwarding import EncodedAudioTrack
 from media.ice import IcePolicy
 from media.peer import GlareError, MediaPeer, NegotiationError, NoPendingOfferError
 from rooms.calls import CallOutcome, CallRecord
@@ -43,7 +42,6 @@ class ActiveCall:
     answered_at: datetime
     resident: Session
     staff: Session
-    tracks: list[EncodedAudioTrack] = field(default_factory=list)
 
     def participants(self) -> tuple[Session, Session]:
         return (self.resident, self.staff)
@@ -268,13 +266,8 @@ class CallCenter:
         """Wire each participant's inbound audio to the other's outbound track."""
         resident_peer, staff_peer = call.resident.peer, call.staff.peer
         assert resident_peer is not None and staff_peer is not None  # set before bridging
-        to_staff = EncodedAudioTrack()
-        to_resident = EncodedAudioTrack()
-        resident_peer.tap.add_sink(to_staff)
-        staff_peer.tap.add_sink(to_resident)
-        staff_peer.add_outbound(to_staff)
-        resident_peer.add_outbound(to_resident)
-        call.tracks.extend((to_staff, to_resident))
+        resident_peer.forward("audio", staff_peer.add_outbound("audio"))
+        staff_peer.forward("audio", resident_peer.add_outbound("audio"))
 
     async def _end_call(self, call: ActiveCall, reason: str, ended_by: Session | None) -> None:
         if self._calls.pop(call.call_id, None) is None:
@@ -283,8 +276,6 @@ class CallCenter:
         for participant in call.participants():
             participant.call = None
             participant.send_event("call.ended", callId=call.call_id, reason=reason)
-        for track in call.tracks:
-            track.stop()
         for participant in call.participants():
             await self._close_peer(participant)
         record = CallRecord(

@@ -1,0 +1,361 @@
+"""Packet-level forwarding: RTP passes from one participant's transport to another's.
+
+aiortc keeps doing ICE, DTLS, SRTP and SDP. Decrypted RTP is taken from the origin's DTLS
+transport before aiortc parses it, rewritten for the destination leg (SSRC, payload type,
+sequence number, timestamp, header extensions) and handed to the destination's transport at
+once: no jitter buffer, no decoder, no per-frame objects.
+
+RTCP stays per leg. Towards the origin, aiortc's receiver keeps sending receiver reports
+from statistics fed here. Towards a destination, aiortc's sender sends sender reports from
+counters kept up to date here; a viewer's NACK is answered from a short history of what was
+sent (or passed to the origin), PLI/FIR are passed to the origin, and REMB is forwarded.
+
+aiortc has no public hook for any of this; the attributes reached are named where used.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpRtpfbPacket,
+    pack_remb_fci,
+    unpack_remb_fci,
+)
+
+from media.rtp import abs_send_time, build_extensions, header_length, one_byte_extensions
+from media.sdp import Section, parse_sections
+
+if TYPE_CHECKING:
+    from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+
+logger = logging.getLogger(__name__)
+
+HISTORY_SIZE: Final = 512
+NTP_EPOCH_OFFSET: Final = 2208988800
+URI_MID: Final = "urn:ietf:params:rtp-hdrext:sdes:mid"
+URI_AUDIO_LEVEL: Final = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+URI_ABS_SEND_TIME: Final = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+CLOCK_RATES: Final = {"audio": 48000, "video": 90000}
+_UNRESOLVED: Final = object()
+
+
+def codec_name(key: str) -> str:
+    """``opus/48000/2`` -> ``opus``."""
+    return key.split("/", 1)[0]
+
+
+def section_for(sdp: str, mid: str | None) -> Section | None:
+    if mid is None:
+        return None
+    _, sections = parse_sections(sdp)
+    for section in sections:
+        if section.mid == mid:
+            return section
+    return None
+
+
+class _SeqTs:
+    """A reusable stand-in for aiortc's ``RtpPacket`` when feeding receive statistics."""
+
+    __slots__ = ("sequence_number", "timestamp")
+
+    def __init__(self) -> None:
+        self.sequence_number = 0
+        self.timestamp = 0
+
+
+class InboundStream:
+    """One participant's incoming stream of one kind, and where it is forwarded."""
+
+    def __init__(self, kind: str, receiver: RTCRtpReceiver, pc: Any, mid: str | None) -> None:
+        self.kind = kind
+        self.pc = pc
+        self.mid = mid
+        self._receiver = receiver
+        self.destinations: list[OutboundStream] = []
+        self.origin_ssrc: int | None = None
+        self._sample = _SeqTs()
+        self._stats: StreamStatistics | None = None
+        self.packets = 0
+        self.bytes = 0
+
+    def add_destination(self, destination: OutboundStream) -> None:
+        if destination not in self.destinations:
+            self.destinations.append(destination)
+            destination.source = self
+
+    def remove_destination(self, destination: OutboundStream) -> None:
+        if destination in self.destinations:
+            self.destinations.remove(destination)
+        if destination.source is self:
+            destination.source = None
+
+    async def on_packet(self, data: bytes) -> None:
+        """Forward one decrypted RTP packet to every destination."""
+        length = header_length(data)
+        if length < 0:
+            return
+        ssrc = int.from_bytes(data[8:12], "big")
+        sequence = int.from_bytes(data[2:4], "big")
+        timestamp = int.from_bytes(data[4:8], "big")
+        if ssrc != self.origin_ssrc:
+            self._switch_origin(ssrc)
+        self.packets += 1
+        self.bytes += len(data) - length
+        sample = self._sample
+        sample.sequence_number = sequence
+        sample.timestamp = timestamp
+        assert self._stats is not None
+        self._stats.add(sample)  # type: ignore[arg-type]
+        for destination in self.destinations:
+            await destination.send(data, length, sequence, timestamp)
+
+    def _switch_origin(self, ssrc: int) -> None:
+        self.origin_ssrc = ssrc
+        # aiortc's receiver builds its receiver reports from these statistics.
+        streams: dict[int, StreamStatistics] = self._receiver._RTCRtpReceiver__remote_streams  # type: ignore[attr-defined]
+        stats = streams.get(ssrc)
+        if stats is None:
+            stats = streams[ssrc] = StreamStatistics(CLOCK_RATES[self.kind])
+        self._stats = stats
+        for destination in self.destinations:
+            destination.origin_changed()
+
+    async def request_keyframe(self) -> None:
+        if self.origin_ssrc is not None:
+            await self._receiver._send_rtcp_pli(self.origin_ssrc)
+
+    async def request_retransmission(self, lost: list[int]) -> None:
+        if self.origin_ssrc is not None and lost:
+            await self._receiver._send_rtcp_nack(self.origin_ssrc, lost)
+
+    async def forward_remb(self, bitrate: int) -> None:
+        rtcp_ssrc = self._receiver._RTCRtpReceiver__rtcp_ssrc  # type: ignore[attr-defined]
+        if self.origin_ssrc is None or rtcp_ssrc is None:
+            return
+        packet = RtcpPsfbPacket(
+            fmt=RTCP_PSFB_APP,
+            ssrc=rtcp_ssrc,
+            media_ssrc=0,
+            fci=pack_remb_fci(bitrate, [self.origin_ssrc]),
+        )
+        await self._receiver._send_rtcp(packet)
+
+
+@dataclass
+class _Leg:
+    """What a destination leg negotiated, read from the descriptions once per change."""
+
+    sender: RTCRtpSender
+    ssrc: int
+    payload_types: dict[str, int]
+    mid: bytes
+    mid_id: int | None
+    audio_level_id: int | None
+    abs_send_time_id: int | None
+
+
+class OutboundStream:
+    """One forwarded stream as it leaves on a participant's connection."""
+
+    def __init__(self, kind: str, pc: Any) -> None:
+        self.kind = kind
+        self._transceiver: RTCRtpTransceiver | None = None
+        self._pc = pc
+        self.source: InboundStream | None = None
+        self._seq_delta = random.getrandbits(16)
+        self._ts_delta = random.getrandbits(32)
+        self._history: list[bytes | None] = [None] * HISTORY_SIZE
+        self._leg: _Leg | None = None
+        self._leg_for: object = _UNRESOLVED
+        self._origin_payload_types: dict[int, str] = {}
+        self._origin_ids: dict[int, str] = {}
+        self._origin_for: object = _UNRESOLVED
+        self._last_seq: int | None = None
+        self.packets = 0
+        self.bytes = 0
+        self._hooked_sender: RTCRtpSender | None = None
+
+    def bind(self, transceiver: RTCRtpTransceiver) -> None:
+        """The transceiver that carries this stream, once the track is added."""
+        self._transceiver = transceiver
+        self._leg_for = _UNRESOLVED
+
+    def origin_changed(self) -> None:
+        """A new origin SSRC: continue our sequence numbers from where they were."""
+        self._origin_for = _UNRESOLVED
+        if self._last_seq is not None:
+            self._pending_resync = True
+
+    _pending_resync = False
+
+    async def send(self, data: bytes, length: int, sequence: int, timestamp: int) -> None:
+        leg = self._leg
+        if self._pc.remoteDescription is not self._leg_for:
+            leg = self._resolve()
+        if leg is None or self.source is None:
+            return
+        transport = leg.sender.transport
+        if transport.state != "connected":
+            return
+        origin = self._origin_params()
+        codec = origin.get(data[1] & 0x7F)
+        payload_type = leg.payload_types.get(codec) if codec is not None else None
+        if payload_type is None:
+            return
+        if self._pending_resync and self._last_seq is not None:
+            self._seq_delta = (self._last_seq + 1 - sequence) & 0xFFFF
+            self._pending_resync = False
+        out_seq = (sequence + self._seq_delta) & 0xFFFF
+        out_ts = (timestamp + self._ts_delta) & 0xFFFFFFFF
+        header = bytearray(12)
+        header[0] = 0x80 | (0x10 if (leg.mid_id or leg.abs_send_time_id) else 0)
+        header[1] = (data[1] & 0x80) | payload_type
+        header[2:4] = out_seq.to_bytes(2, "big")
+        header[4:8] = out_ts.to_bytes(4, "big")
+        header[8:12] = leg.ssrc.to_bytes(4, "big")
+        elements: list[tuple[int, bytes]] = []
+        if leg.mid_id:
+            elements.append((leg.mid_id, leg.mid))
+        if leg.audio_level_id and data[0] & 0x10:
+            level = self._origin_extension(data, URI_AUDIO_LEVEL)
+            if level is not None:
+                elements.append((leg.audio_level_id, level))
+        if leg.abs_send_time_id:
+            elements.append((leg.abs_send_time_id, abs_send_time()))
+        if elements:
+            header += build_extensions(elements)
+        else:
+            header[0] &= ~0x10
+        packet = bytes(header) + data[length:]
+        self._history[out_seq % HISTORY_SIZE] = packet
+        self._last_seq = out_seq
+        payload_size = len(data) - length
+        self.packets += 1
+        self.bytes += payload_size
+        # aiortc's sender builds its sender reports from these counters.
+        sender = leg.sender
+        sender._RTCRtpSender__packet_count += 1  # type: ignore[attr-defined]
+        sender._RTCRtpSender__octet_count += payload_size  # type: ignore[attr-defined]
+        sender._RTCRtpSender__rtp_timestamp = out_ts  # type: ignore[attr-defined]
+        sender._RTCRtpSender__ntp_timestamp = _ntp_now()  # type: ignore[attr-defined]
+        try:  # noqa: SIM105 - cheaper than contextlib.suppress on the hot path
+            await transport._send_rtp(packet)
+        except ConnectionError:
+            pass
+
+    def _origin_extension(self, data: bytes, uri: str) -> bytes | None:
+        ids = self._origin_ids
+        for ext_id, value in one_byte_extensions(data).items():
+            if ids.get(ext_id) == uri:
+                return value
+        return None
+
+    def _origin_params(self) -> dict[int, str]:
+        source = self.source
+        if source is None:
+            return {}
+        remote = source.pc.remoteDescription
+        if remote is self._origin_for:
+            return self._origin_payload_types
+        self._origin_for = remote
+        self._origin_payload_types = {}
+        self._origin_ids = {}
+        if remote is None:
+            return {}
+        section = section_for(remote.sdp, source.mid)
+        if section is not None:
+            self._origin_payload_types = {
+                pt: codec_name(key) for key, pt in section.codecs.items() if "#" not in key
+            }
+            self._origin_ids = {ext_id: uri for uri, ext_id in section.extensions.items()}
+        return self._origin_payload_types
+
+    def _resolve(self) -> _Leg | None:
+        """Read this leg's SSRC, payload types and extension ids from its descriptions."""
+        remote = self._pc.remoteDescription
+        self._leg_for = remote
+        self._leg = None
+        transceiver = self._transceiver
+        if remote is None or transceiver is None:
+            return None
+        section = section_for(remote.sdp, transceiver.mid)
+        if section is None:
+            return None
+        sender = transceiver.sender
+        self._hook_sender(sender)
+        self._leg = _Leg(
+            sender=sender,
+            ssrc=sender._ssrc,
+            payload_types={
+                codec_name(key): pt for key, pt in section.codecs.items() if "#" not in key
+            },
+            mid=str(transceiver.mid).encode(),
+            mid_id=section.extensions.get(URI_MID),
+            audio_level_id=section.extensions.get(URI_AUDIO_LEVEL),
+            abs_send_time_id=section.extensions.get(URI_ABS_SEND_TIME),
+        )
+        return self._leg
+
+    def _hook_sender(self, sender: RTCRtpSender) -> None:
+        """Take the viewer's feedback for this stream: NACK, PLI/FIR, REMB."""
+        if self._hooked_sender is sender:
+            return
+        self._hooked_sender = sender
+        original = sender._handle_rtcp_packet
+        stream = self
+
+        async def handle_rtcp_packet(packet: Any) -> None:
+            if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+                await stream.on_nack(list(packet.lost))
+            elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (
+                RTCP_PSFB_PLI,
+                RTCP_PSFB_FIR,
+            ):
+                if stream.source is not None:
+                    await stream.source.request_keyframe()
+            elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+                try:
+                    bitrate, _ = unpack_remb_fci(packet.fci)
+                except ValueError:
+                    return
+                if stream.source is not None:
+                    await stream.source.forward_remb(bitrate)
+            else:
+                await original(packet)
+
+        sender._handle_rtcp_packet = handle_rtcp_packet  # type: ignore[method-assign]
+
+    async def on_nack(self, lost: list[int]) -> None:
+        """Resend what is still in the history; ask the origin for the rest."""
+        leg = self._leg
+        if leg is None:
+            return
+        missing = []
+        for seq in lost:
+            packet = self._history[seq % HISTORY_SIZE]
+            if packet is not None and int.from_bytes(packet[2:4], "big") == seq:
+                try:
+                    await leg.sender.transport._send_rtp(packet)
+                except ConnectionError:
+                    return
+            else:
+                missing.append((seq - self._seq_delta) & 0xFFFF)
+        if missing and self.source is not None:
+            await self.source.request_retransmission(missing)
+
+
+def _ntp_now() -> int:
+    now = time.time() + NTP_EPOCH_OFFSET
+    return (int(now) << 32) | int((now % 1) * (1 << 32))
