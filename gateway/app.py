@@ -51,7 +51,13 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _center_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
-    center = CallCenter(config.all_lines(), app[keys.STORE], app[keys.CLOCK], config.ice)
+    center = CallCenter(
+        config.all_lines(),
+        app[keys.STORE],
+        app[keys.CLOCK],
+        config.ice,
+        forwarding=config.forwarding,
+    )
     app[keys.CENTER] = center
     app[keys.DISPATCHER] = Dispatcher(center, config.ice.servers)
     refresher = asyncio.ensure_future(_refresh(center))

@@ -38,6 +38,7 @@ class Config:
     lines: Mapping[str, ServiceLine] = field(default_factory=dict)
     demo_line: bool = True
     ice: IcePolicy = field(default_factory=IcePolicy)
+    forwarding: str = "packet"
     max_message_bytes: int = 64 * 1024
     messages_per_second: float = 20.0
     message_burst: int = 40
@@ -139,6 +140,7 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
     security = _table(data, "security")
     signalling = _table(data, "signalling")
     ice = _table(data, "ice")
+    media = _table(data, "media")
     holidays = tuple(_parse_date(day, "holidays") for day in data.get("holidays", []))
     lines_table = _table(data, "lines")
     lines = {
@@ -171,6 +173,7 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
         message_burst=_int(signalling.get("message_burst", 40), "signalling.message_burst", 1),
         heartbeat_seconds=float(signalling.get("heartbeat_seconds", Config.heartbeat_seconds)),
         lines=lines,
+        forwarding=_forwarding(media.get("forwarding", "packet")),
         ice=IcePolicy(
             servers=tuple(_ice_server(s) for s in ice.get("servers", [])),
             host_addresses=tuple(str(a) for a in ice.get("host_addresses", [])),
@@ -206,6 +209,8 @@ def apply_env(config: Config, env: Mapping[str, str]) -> Config:
         changes["demo_line"] = value.lower() in ("1", "true", "yes", "on")
     if (value := get("LOG_LEVEL")) is not None:
         changes["log_level"] = value.upper()
+    if (value := get("MEDIA_FORWARDING")) is not None:
+        changes["forwarding"] = _forwarding(value)
     ice = config.ice
     if (value := get("ICE_SERVERS")) is not None:
         try:
@@ -274,6 +279,12 @@ def _ice_server(value: object) -> IceServer:
         username=None if username is None else str(username),
         credential=None if credential is None else str(credential),
     )
+
+
+def _forwarding(value: object) -> str:
+    if value not in ("packet", "relay"):
+        raise ConfigError('media.forwarding must be "packet" or "relay" (a benchmark baseline)')
+    return str(value)
 
 
 def _check_url(url: str) -> None:

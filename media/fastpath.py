@@ -121,6 +121,27 @@ class InboundStream:
         for destination in self.destinations:
             await destination.send(data, length, sequence, timestamp)
 
+    async def on_retransmission(self, data: bytes, base_payload_type: int) -> None:
+        """An RTX packet from the origin: forward the original packet it carries.
+
+        The destination never sent that sequence number (the packet was lost before the
+        gateway), so it goes out as an ordinary packet.
+        """
+        length = header_length(data)
+        if length < 0 or len(data) < length + 2 or self.origin_ssrc is None:
+            return
+        original = bytearray(data[:12])
+        original[0] &= 0xEF  # extensions are rebuilt per leg anyway
+        original[0] &= 0xF0  # and CSRCs dropped
+        original[1] = (data[1] & 0x80) | base_payload_type
+        original[2:4] = data[length : length + 2]
+        original[8:12] = self.origin_ssrc.to_bytes(4, "big")
+        packet = bytes(original) + data[length + 2 :]
+        sequence = int.from_bytes(packet[2:4], "big")
+        timestamp = int.from_bytes(packet[4:8], "big")
+        for destination in self.destinations:
+            await destination.send(packet, 12, sequence, timestamp)
+
     def _switch_origin(self, ssrc: int) -> None:
         self.origin_ssrc = ssrc
         # aiortc's receiver builds its receiver reports from these statistics.
@@ -160,6 +181,8 @@ class _Leg:
     sender: RTCRtpSender
     ssrc: int
     payload_types: dict[str, int]
+    rtx_payload_types: dict[int, int]  # media payload type -> its RTX payload type
+    rtx_ssrc: int
     mid: bytes
     mid_id: int | None
     audio_level_id: int | None
@@ -183,6 +206,7 @@ class OutboundStream:
         self._origin_ids: dict[int, str] = {}
         self._origin_for: object = _UNRESOLVED
         self._last_seq: int | None = None
+        self._rtx_seq = random.getrandbits(16)
         self.packets = 0
         self.bytes = 0
         self._hooked_sender: RTCRtpSender | None = None
@@ -301,6 +325,12 @@ class OutboundStream:
             payload_types={
                 codec_name(key): pt for key, pt in section.codecs.items() if "#" not in key
             },
+            rtx_payload_types={
+                int(key.split("#apt=", 1)[1]): pt
+                for key, pt in section.codecs.items()
+                if key.startswith("rtx/") and "#apt=" in key
+            },
+            rtx_ssrc=sender._rtx_ssrc,
             mid=str(transceiver.mid).encode(),
             mid_id=section.extensions.get(URI_MID),
             audio_level_id=section.extensions.get(URI_AUDIO_LEVEL),
@@ -338,7 +368,11 @@ class OutboundStream:
         sender._handle_rtcp_packet = handle_rtcp_packet  # type: ignore[method-assign]
 
     async def on_nack(self, lost: list[int]) -> None:
-        """Resend what is still in the history; ask the origin for the rest."""
+        """Resend what is still in the history (over RTX); ask the origin for the rest.
+
+        A packet is never re-sent under its own sequence number: SRTP forbids protecting
+        the same index twice. Without RTX on this leg, only the origin can help.
+        """
         leg = self._leg
         if leg is None:
             return
@@ -346,8 +380,19 @@ class OutboundStream:
         for seq in lost:
             packet = self._history[seq % HISTORY_SIZE]
             if packet is not None and int.from_bytes(packet[2:4], "big") == seq:
+                rtx_payload_type = leg.rtx_payload_types.get(packet[1] & 0x7F)
+                if rtx_payload_type is None:
+                    continue
+                length = header_length(packet)
+                header = bytearray(packet[:length])
+                header[1] = (packet[1] & 0x80) | rtx_payload_type
+                header[2:4] = self._rtx_seq.to_bytes(2, "big")
+                header[8:12] = leg.rtx_ssrc.to_bytes(4, "big")
+                self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
                 try:
-                    await leg.sender.transport._send_rtp(packet)
+                    await leg.sender.transport._send_rtp(
+                        bytes(header) + packet[2:4] + packet[length:]
+                    )
                 except ConnectionError:
                     return
             else:

@@ -14,10 +14,12 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
+from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
 from media.fastpath import InboundStream, OutboundStream, codec_name
 from media.ice import IcePolicy, pinned_host_addresses
+from media.relay import DeferredTrack, new_relay
 from media.sdp import align_reoffer, parse_sections
 
 logger = logging.getLogger(__name__)
@@ -76,18 +78,30 @@ class MediaPeer:
     ``allow_video`` is set.
     """
 
-    def __init__(self, policy: IcePolicy, label: str, allow_video: bool = False) -> None:
+    def __init__(
+        self,
+        policy: IcePolicy,
+        label: str,
+        allow_video: bool = False,
+        forwarding: str = "packet",
+    ) -> None:
+        if forwarding not in ("packet", "relay"):
+            raise ValueError(f"unknown forwarding mode {forwarding!r}")
         self._policy = policy
         self._label = label
         self._allow_video = allow_video
+        self._forwarding = forwarding
+        self._relay: MediaRelay | None = None
+        self._relayed: dict[str, list[DeferredTrack]] = {}
         self._pc = RTCPeerConnection(
             RTCConfiguration(iceServers=[server.to_aiortc() for server in policy.servers])
         )
         self._lock = asyncio.Lock()
-        self._pending: list[tuple[PlaceholderTrack, OutboundStream]] = []
-        self._outbound: list[tuple[PlaceholderTrack, OutboundStream]] = []
+        self._pending: list[tuple[MediaStreamTrack, OutboundStream | None]] = []
+        self._outbound: list[tuple[MediaStreamTrack, OutboundStream | None]] = []
         self._inbound: dict[str, InboundStream] = {}
         self._inbound_by_pt: dict[int, InboundStream] = {}
+        self._rtx_by_pt: dict[int, tuple[InboundStream, int]] = {}
         self._destinations: dict[str, list[OutboundStream]] = {}
         self._hooked_transports: set[int] = set()
         self._closed = False
@@ -127,6 +141,21 @@ class MediaPeer:
         if not self._closed:
             self._pending.append((PlaceholderTrack(kind), stream))
         return stream
+
+    def send_to(self, other: MediaPeer, kind: str) -> None:
+        """Send this participant's ``kind`` media to ``other`` (offered to them next)."""
+        if self._forwarding == "packet":
+            self.forward(kind, other.add_outbound(kind))
+            return
+        # Baseline: decode here, re-encode for the other side (see media/relay.py).
+        track = DeferredTrack(kind)
+        if not other._closed:
+            other._pending.append((track, None))
+        self._relayed.setdefault(kind, []).append(track)
+        for transceiver in self._pc.getTransceivers():
+            remote = transceiver.receiver.track
+            if remote is not None and remote.kind == kind and self._relay is not None:
+                track.set_source(self._relay.subscribe(remote))
 
     def forward(self, kind: str, destination: OutboundStream) -> None:
         """Send this participant's ``kind`` media to ``destination`` (now or once it flows)."""
@@ -193,8 +222,12 @@ class MediaPeer:
                 inbound.remove_destination(destination)
         for track, outbound in self._outbound + self._pending:
             track.stop()
-            if outbound.source is not None:
+            if outbound is not None and outbound.source is not None:
                 outbound.source.remove_destination(outbound)
+        for tracks in self._relayed.values():
+            for deferred in tracks:
+                deferred.stop()
+        self._relayed.clear()
         self._outbound.clear()
         self._pending.clear()
         self._destinations.clear()
@@ -233,11 +266,17 @@ class MediaPeer:
             track, stream = self._pending.pop(0)
             sender = self._pc.addTrack(track)
             for transceiver in self._pc.getTransceivers():
-                if transceiver.sender is sender:
+                if transceiver.sender is sender and stream is not None:
                     stream.bind(transceiver)
             self._outbound.append((track, stream))
 
     def _on_track(self, track: MediaStreamTrack) -> None:
+        if self._forwarding == "relay":
+            if self._relay is None:
+                self._relay = new_relay()
+            for deferred in self._relayed.get(track.kind, []):
+                deferred.set_source(self._relay.subscribe(track))
+            return
         for transceiver in self._pc.getTransceivers():
             if transceiver.receiver.track is track and track.kind not in self._inbound:
                 stream = InboundStream(track.kind, transceiver.receiver, self._pc, transceiver.mid)
@@ -253,6 +292,7 @@ class MediaPeer:
             return
         _, sections = parse_sections(remote.sdp)
         routes: dict[int, InboundStream] = {}
+        rtx: dict[int, tuple[InboundStream, int]] = {}
         for section in sections:
             kind = section.lines[0][2:].split(" ", 1)[0]
             stream = self._inbound.get(kind)
@@ -261,7 +301,13 @@ class MediaPeer:
             for key, pt in section.codecs.items():
                 if codec_name(key) in FORWARDED_CODECS.get(kind, ()):
                     routes[pt] = stream
+            for key, pt in section.codecs.items():
+                if key.startswith("rtx/") and "#apt=" in key:
+                    base = int(key.split("#apt=", 1)[1])
+                    if base in routes:
+                        rtx[pt] = (stream, base)
         self._inbound_by_pt = routes
+        self._rtx_by_pt = rtx
 
     def _hook_transport(self, transport: Any) -> None:
         """Take decrypted RTP of forwarded codecs before aiortc parses it."""
@@ -272,11 +318,16 @@ class MediaPeer:
         routes = self
 
         async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
-            stream = routes._inbound_by_pt.get(data[1] & 0x7F)
-            if stream is None:
-                await original(data, arrival_time_ms)
-            else:
+            payload_type = data[1] & 0x7F
+            stream = routes._inbound_by_pt.get(payload_type)
+            if stream is not None:
                 await stream.on_packet(data)
+                return
+            retransmission = routes._rtx_by_pt.get(payload_type)
+            if retransmission is not None:
+                await retransmission[0].on_retransmission(data, retransmission[1])
+                return
+            await original(data, arrival_time_ms)
 
         transport._handle_rtp_data = handle_rtp_data
 

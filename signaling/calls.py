@@ -66,8 +66,14 @@ class CallCenter:
     """Queues and calls for the service lines served by this node."""
 
     def __init__(
-        self, lines: Mapping[str, ServiceLine], store: Store, clock: Clock, ice: IcePolicy
+        self,
+        lines: Mapping[str, ServiceLine],
+        store: Store,
+        clock: Clock,
+        ice: IcePolicy,
+        forwarding: str = "packet",
     ) -> None:
+        self._forwarding = forwarding
         self._lines = dict(lines)
         self._store = store
         self._clock = clock
@@ -175,7 +181,7 @@ class CallCenter:
         self._queued_at[ticket] = now
         estimate = await self._estimate(line, position)
         session.queue_place = QueuePlace(line_id, ticket, position, estimate)
-        session.peer = MediaPeer(self._ice, session.label)
+        session.peer = MediaPeer(self._ice, session.label, forwarding=self._forwarding)
         session.peer.on_failed = lambda: self._spawn(self._media_failed(session))
         await self._publish_line(line_id)
         return position, estimate
@@ -242,7 +248,7 @@ class CallCenter:
         session.call = call
         if session.peer is not None:
             await self._close_peer(session)
-        session.peer = MediaPeer(self._ice, session.label)
+        session.peer = MediaPeer(self._ice, session.label, forwarding=self._forwarding)
         session.peer.on_failed = lambda: self._spawn(self._media_failed(session))
         self._bridge(call)
         self.counters.calls_answered += 1
@@ -266,8 +272,8 @@ class CallCenter:
         """Wire each participant's inbound audio to the other's outbound track."""
         resident_peer, staff_peer = call.resident.peer, call.staff.peer
         assert resident_peer is not None and staff_peer is not None  # set before bridging
-        resident_peer.forward("audio", staff_peer.add_outbound("audio"))
-        staff_peer.forward("audio", resident_peer.add_outbound("audio"))
+        resident_peer.send_to(staff_peer, "audio")
+        staff_peer.send_to(resident_peer, "audio")
 
     async def _end_call(self, call: ActiveCall, reason: str, ended_by: Session | None) -> None:
         if self._calls.pop(call.call_id, None) is None:

@@ -10,7 +10,7 @@ import pytest
 from aiortc import RTCPeerConnection
 
 from tests.support.client import Caller
-from tests.support.gateway import RunningGateway
+from tests.support.gateway import RunningGateway, make_config, running_gateway
 
 RESIDENT_TONE = 440.0
 STAFF_TONE = 1000.0
@@ -42,6 +42,20 @@ async def test_both_sides_hear_each_other(gateway: RunningGateway) -> None:
         await staff.stop_media()
         await resident.signal.close()
         await staff.signal.close()
+
+
+async def test_relay_baseline_also_carries_audio() -> None:
+    """The benchmark's decode/re-encode baseline must work for its ratios to mean anything."""
+    config = make_config({"media": {"forwarding": "relay"}})
+    async with running_gateway(config) as relay_gateway:
+        resident, staff = await connect_call(relay_gateway)
+        try:
+            await resident.wait_hears(STAFF_TONE)
+            await staff.wait_hears(RESIDENT_TONE)
+        finally:
+            for caller in (resident, staff):
+                await caller.stop_media()
+                await caller.signal.close()
 
 
 def _live_peer_connections() -> int:
