@@ -80,7 +80,7 @@ def capture_rtp(pc: RTCPeerConnection, capture: Capture) -> None:
         capture.raw.append(data)
         await original(data, arrival_time_ms)
 
-    transport._handle_rtp_data = handle
+    transport._handle_rtp_data = handle  # type: ignore[method-assign]
 
 
 @dataclass
@@ -121,7 +121,7 @@ async def setup() -> AsyncIterator[Setup]:
         feedback.append(packet)
         await original_feedback(packet)
 
-    video_sender._handle_rtcp_packet = record_feedback
+    video_sender._handle_rtcp_packet = record_feedback  # type: ignore[method-assign]
     await negotiate(sender_pc, sender_peer)
     sender_peer.send_to(viewer_peer, "audio")
     sender_peer.send_to(viewer_peer, "video")
