@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import (
     RTCP_PSFB_APP,
@@ -48,6 +49,7 @@ URI_AUDIO_LEVEL: Final = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 URI_ABS_SEND_TIME: Final = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 CLOCK_RATES: Final = {"audio": 48000, "video": 90000}
 _UNRESOLVED: Final = object()
+_CONNECTED: Final = DtlsState.CONNECTED
 
 
 def codec_name(key: str) -> str:
@@ -101,7 +103,7 @@ class InboundStream:
         if destination.source is self:
             destination.source = None
 
-    async def on_packet(self, data: bytes) -> None:
+    def on_packet(self, data: bytes) -> None:
         """Forward one decrypted RTP packet to every destination."""
         length = header_length(data)
         if length < 0:
@@ -119,9 +121,9 @@ class InboundStream:
         assert self._stats is not None
         self._stats.add(sample)  # type: ignore[arg-type]
         for destination in self.destinations:
-            await destination.send(data, length, sequence, timestamp)
+            destination.send(data, length, sequence, timestamp)
 
-    async def on_retransmission(self, data: bytes, base_payload_type: int) -> None:
+    def on_retransmission(self, data: bytes, base_payload_type: int) -> None:
         """An RTX packet from the origin: forward the original packet it carries.
 
         The destination never sent that sequence number (the packet was lost before the
@@ -140,7 +142,7 @@ class InboundStream:
         sequence = int.from_bytes(packet[2:4], "big")
         timestamp = int.from_bytes(packet[4:8], "big")
         for destination in self.destinations:
-            await destination.send(packet, 12, sequence, timestamp)
+            destination.send(packet, 12, sequence, timestamp)
 
     def _switch_origin(self, ssrc: int) -> None:
         self.origin_ssrc = ssrc
@@ -224,15 +226,13 @@ class OutboundStream:
 
     _pending_resync = False
 
-    async def send(self, data: bytes, length: int, sequence: int, timestamp: int) -> None:
+    def send(self, data: bytes, length: int, sequence: int, timestamp: int) -> None:
         leg = self._leg
         if self._pc.remoteDescription is not self._leg_for:
             leg = self._resolve()
         if leg is None or self.source is None:
             return
         transport = leg.sender.transport
-        if transport.state != "connected":
-            return
         origin = self._origin_params()
         codec = origin.get(data[1] & 0x7F)
         payload_type = leg.payload_types.get(codec) if codec is not None else None
@@ -274,10 +274,7 @@ class OutboundStream:
         sender._RTCRtpSender__octet_count += payload_size  # type: ignore[attr-defined]
         sender._RTCRtpSender__rtp_timestamp = out_ts  # type: ignore[attr-defined]
         sender._RTCRtpSender__ntp_timestamp = _ntp_now()  # type: ignore[attr-defined]
-        try:  # noqa: SIM105 - cheaper than contextlib.suppress on the hot path
-            await transport._send_rtp(packet)
-        except ConnectionError:
-            pass
+        send_protected(transport, packet)
 
     def _origin_extension(self, data: bytes, uri: str) -> bytes | None:
         ids = self._origin_ids
@@ -389,16 +386,26 @@ class OutboundStream:
                 header[2:4] = self._rtx_seq.to_bytes(2, "big")
                 header[8:12] = leg.rtx_ssrc.to_bytes(4, "big")
                 self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
-                try:
-                    await leg.sender.transport._send_rtp(
-                        bytes(header) + packet[2:4] + packet[length:]
-                    )
-                except ConnectionError:
-                    return
+                send_protected(leg.sender.transport, bytes(header) + packet[2:4] + packet[length:])
             else:
                 missing.append((seq - self._seq_delta) & 0xFFFF)
         if missing and self.source is not None:
             await self.source.request_retransmission(missing)
+
+
+def send_protected(transport: Any, packet: bytes) -> bool:
+    """Protect and send one RTP packet at once on a connected DTLS transport.
+
+    Skips aiortc's asynchronous send chain: the SRTP session and the nominated ICE pair's
+    socket are used directly (``RTCDtlsTransport._tx_srtp``, aioice ``_nominated``).
+    """
+    if transport._state is not _CONNECTED:
+        return False
+    pair = transport.transport._connection._nominated.get(1)
+    if pair is None:
+        return False
+    pair.protocol.transport.sendto(transport._tx_srtp.protect(packet), pair.remote_addr)
+    return True
 
 
 def _ntp_now() -> int:

@@ -318,18 +318,30 @@ class MediaPeer:
         routes = self
 
         async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
-            payload_type = data[1] & 0x7F
-            stream = routes._inbound_by_pt.get(payload_type)
-            if stream is not None:
-                await stream.on_packet(data)
-                return
-            retransmission = routes._rtx_by_pt.get(payload_type)
-            if retransmission is not None:
-                await retransmission[0].on_retransmission(data, retransmission[1])
-                return
-            await original(data, arrival_time_ms)
+            if not routes._take_rtp(data):
+                await original(data, arrival_time_ms)
 
         transport._handle_rtp_data = handle_rtp_data
+        transport.on("statechange", lambda: self._on_dtls_state(transport))
+        self._on_dtls_state(transport)
+
+    def _take_rtp(self, data: bytes) -> bool:
+        """Forward decrypted RTP of a forwarded codec; False leaves it to aiortc."""
+        payload_type = data[1] & 0x7F
+        stream = self._inbound_by_pt.get(payload_type)
+        if stream is not None:
+            stream.on_packet(data)
+            return True
+        retransmission = self._rtx_by_pt.get(payload_type)
+        if retransmission is not None:
+            retransmission[0].on_retransmission(data, retransmission[1])
+            return True
+        return False
+
+    def _on_dtls_state(self, transport: Any) -> None:
+        """Once DTLS is up, take SRTP straight off the socket (see :func:`_direct_receive`)."""
+        if transport.state == "connected" and not self._closed:
+            _direct_receive(transport, self)
 
     def _on_connection_state_change(self) -> None:
         new = str(self._pc.connectionState)
@@ -341,3 +353,40 @@ class MediaPeer:
             callback = self.on_failed
             self.on_failed = None
             callback()
+
+
+def _direct_receive(transport: Any, peer: MediaPeer) -> None:
+    """Handle SRTP datagrams in the socket callback, before aioice and aiortc queue them.
+
+    aiortc would parse each datagram as STUN (failing), queue it, wake the DTLS task,
+    decrypt and parse it. Here RTP (not RTCP, STUN or DTLS, RFC 7983) whose payload type
+    (in the clear in SRTP) is a forwarded codec is decrypted with the transport's SRTP
+    session and forwarded in the same callback; everything else takes aiortc's usual path.
+    Reaches ``RTCDtlsTransport._rx_srtp``, aioice's nominated pair and its ``StunProtocol``.
+    """
+    pair = transport.transport._connection._nominated.get(1)
+    if pair is None:
+        return
+    protocol = pair.protocol
+    if getattr(protocol, "_tukilinja_direct", False):
+        return
+    protocol._tukilinja_direct = True
+    original = protocol.datagram_received
+    srtp = transport._rx_srtp
+    take = peer._take_rtp
+
+    def datagram_received(data: bytes, addr: tuple[Any, ...]) -> None:
+        if (
+            len(data) > 12
+            and 127 < data[0] < 192
+            and ((data[1] & 0x7F) in peer._inbound_by_pt or (data[1] & 0x7F) in peer._rtx_by_pt)
+        ):
+            try:
+                plain = srtp.unprotect(data)
+            except Exception:
+                return  # fails authentication or is a replay: dropped, as aiortc would
+            take(plain)
+            return
+        original(data, addr)
+
+    protocol.datagram_received = datagram_received

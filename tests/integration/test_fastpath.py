@@ -198,7 +198,7 @@ async def test_loss_and_reordering_pass_through_unbuffered(setup: Setup) -> None
     dropped: list[int] = []
     count = 0
 
-    async def lossy(data: bytes) -> None:
+    def lossy(data: bytes) -> None:
         nonlocal count
         count += 1
         if count == 10:
@@ -207,9 +207,9 @@ async def test_loss_and_reordering_pass_through_unbuffered(setup: Setup) -> None
         if count == 20:
             held.append(data)  # delayed: sent after the next one
             return
-        await original(data)
+        original(data)
         if held and count == 21:
-            await original(held.pop())
+            original(held.pop())
 
     stream.on_packet = lossy  # type: ignore[method-assign]
     await wait_until(lambda: count > 30)
