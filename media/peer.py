@@ -105,6 +105,7 @@ class MediaPeer:
         self._destinations: dict[str, list[OutboundStream]] = {}
         self._hooked_transports: set[int] = set()
         self._closed = False
+        self._connected = asyncio.Event()
         self._connection_state = "new"
         self.on_failed: Callable[[], None] | None = None
         self._pc.on("track", self._on_track)
@@ -121,6 +122,18 @@ class MediaPeer:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    async def wait_connected(self, timeout: float) -> bool:
+        """Wait until ICE and DTLS are up (False on timeout or close).
+
+        The gateway offers only after that: aiortc's receiver fixes its payload types when
+        the connection comes up, from whatever description is current at that moment.
+        """
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout)
+        except TimeoutError:
+            return False
+        return not self._closed
 
     @property
     def needs_offer(self) -> bool:
@@ -349,6 +362,8 @@ class MediaPeer:
             return
         logger.debug("%s connection %s -> %s", self._label, self._connection_state, new)
         self._connection_state = new
+        if new == "connected":
+            self._connected.set()
         if new == "failed" and self.on_failed is not None:
             callback = self.on_failed
             self.on_failed = None

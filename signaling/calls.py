@@ -31,6 +31,8 @@ from signaling.tokens import StaffClaims
 
 logger = logging.getLogger(__name__)
 
+OFFER_WAIT_SECONDS = 30.0
+
 
 @dataclass(eq=False)
 class ActiveCall:
@@ -259,7 +261,7 @@ class CallCenter:
                 line=line_id,
                 role=participant.role.value,
             )
-        await self._offer_if_needed(resident)
+        self._spawn(self._offer_if_needed(resident))
         await self._publish_line(line_id)
         return call
 
@@ -347,6 +349,8 @@ class CallCenter:
         peer = session.peer
         if peer is None or not peer.needs_offer:
             return
+        if not await peer.wait_connected(OFFER_WAIT_SECONDS):
+            return  # never connected: the failure handler ends the call
         sdp = await peer.create_offer()
         if sdp is not None and session.peer is peer:
             session.send_event("offer", sdp=sdp)
