@@ -11,7 +11,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     TUKILINJA_PUBLIC_URL=http://localhost:8080
 
 WORKDIR /src
-COPY pyproject.toml ./
+COPY pyproject.toml README.md ./
 COPY gateway ./gateway
 COPY signaling ./signaling
 COPY media ./media
