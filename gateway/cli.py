@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from aiohttp import web
@@ -52,21 +53,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(signin_link(config, args.name, tuple(args.lines)))
             return 0
         if getattr(args, "host", None):
-            config = _replace(config, host=args.host)
+            config = replace(config, host=args.host)
         if getattr(args, "port", None) is not None:
-            config = _replace(config, port=args.port)
+            config = replace(config, port=args.port)
     except ConfigError as exc:
         print(f"tukilinja: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(config.log_level)
     asyncio.run(serve(config))
     return 0
-
-
-def _replace(config: Config, **changes: object) -> Config:
-    from dataclasses import replace
-
-    return replace(config, **changes)  # type: ignore[arg-type]
 
 
 def signin_link(

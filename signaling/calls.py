@@ -104,10 +104,6 @@ class CallCenter:
     def queued(self) -> int:
         return len(self._tickets)
 
-    @property
-    def sessions(self) -> int:
-        return len(self._staff) + sum(1 for _ in self._tickets)
-
     def open_session(self, staff: StaffClaims | None) -> Session:
         """A new session for a socket: staff when signed in, otherwise an anonymous resident."""
         role = Role.STAFF if staff is not None else Role.RESIDENT
@@ -122,7 +118,7 @@ class CallCenter:
         for line_id in list(session.watching):
             self.unwatch(session, line_id)
         if session.call is not None:
-            await self._end_call(session.call, "peer_left", ended_by=session)
+            await self._end_call(session.call, "peer_left")
         if session.queue_place is not None:
             await self._leave_queue(session, CallOutcome.ABANDONED, "left")
         if session.peer is not None:
@@ -268,7 +264,7 @@ class CallCenter:
     async def hangup(self, session: Session) -> None:
         if session.call is None:
             raise ProtocolError(ErrorCode.INVALID_STATE, "Not in a call.")
-        await self._end_call(session.call, "hangup", ended_by=session)
+        await self._end_call(session.call, "hangup")
 
     def _bridge(self, call: ActiveCall) -> None:
         """Wire each participant's inbound audio to the other's outbound track."""
@@ -277,7 +273,7 @@ class CallCenter:
         resident_peer.send_to(staff_peer, "audio")
         staff_peer.send_to(resident_peer, "audio")
 
-    async def _end_call(self, call: ActiveCall, reason: str, ended_by: Session | None) -> None:
+    async def _end_call(self, call: ActiveCall, reason: str) -> None:
         if self._calls.pop(call.call_id, None) is None:
             return
         now = self._clock.now()
@@ -304,7 +300,7 @@ class CallCenter:
     async def _media_failed(self, session: Session) -> None:
         self.counters.media_failures += 1
         if session.call is not None:
-            await self._end_call(session.call, "media_failed", ended_by=session)
+            await self._end_call(session.call, "media_failed")
         elif session.queue_place is not None:
             place = session.queue_place
             await self._leave_queue(session, CallOutcome.ABANDONED, "media_failed")
@@ -419,7 +415,7 @@ class CallCenter:
     async def shutdown(self) -> None:
         """End every call and queue place on this node and release all media."""
         for call in list(self._calls.values()):
-            await self._end_call(call, "shutdown", ended_by=None)
+            await self._end_call(call, "shutdown")
         for session in list(self._tickets.values()):
             place = session.queue_place
             if place is not None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar, cast
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Final, TypeVar, cast
 
 from media.ice import IceServer
 from signaling import protocol as p
@@ -98,14 +99,16 @@ def _handler(method: Callable[[Dispatcher, Session, R], Awaitable[Result]]) -> H
     return cast(Handler, method)
 
 
-HANDLERS: dict[type[p.Request], Handler] = {
-    p.Hello: _handler(Dispatcher.hello),
-    p.LineWatch: _handler(Dispatcher.line_watch),
-    p.LineUnwatch: _handler(Dispatcher.line_unwatch),
-    p.QueueJoin: _handler(Dispatcher.queue_join),
-    p.QueueLeave: _handler(Dispatcher.queue_leave),
-    p.Offer: _handler(Dispatcher.offer),
-    p.Answer: _handler(Dispatcher.answer),
-    p.Hangup: _handler(Dispatcher.hangup),
-    p.StaffAnswerNext: _handler(Dispatcher.staff_answer_next),
-}
+HANDLERS: Final[Mapping[type[p.Request], Handler]] = MappingProxyType(
+    {
+        p.Hello: _handler(Dispatcher.hello),
+        p.LineWatch: _handler(Dispatcher.line_watch),
+        p.LineUnwatch: _handler(Dispatcher.line_unwatch),
+        p.QueueJoin: _handler(Dispatcher.queue_join),
+        p.QueueLeave: _handler(Dispatcher.queue_leave),
+        p.Offer: _handler(Dispatcher.offer),
+        p.Answer: _handler(Dispatcher.answer),
+        p.Hangup: _handler(Dispatcher.hangup),
+        p.StaffAnswerNext: _handler(Dispatcher.staff_answer_next),
+    }
+)
