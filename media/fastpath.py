@@ -48,7 +48,6 @@ URI_MID: Final = "urn:ietf:params:rtp-hdrext:sdes:mid"
 URI_AUDIO_LEVEL: Final = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 URI_ABS_SEND_TIME: Final = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 CLOCK_RATES: Final = {"audio": 48000, "video": 90000}
-_UNRESOLVED: Final = object()
 _CONNECTED: Final = DtlsState.CONNECTED
 
 
@@ -67,6 +66,22 @@ def section_for(sdp: str, mid: str | None) -> Section | None:
     return None
 
 
+class Negotiation:
+    """The remote description a peer connection last applied, and a counter of changes.
+
+    aiortc's ``remoteDescription`` property serialises the SDP anew on every access, far
+    too slow per packet; the forwarding path compares this counter instead.
+    """
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.remote_sdp: str | None = None
+
+    def applied(self, remote_sdp: str | None) -> None:
+        self.remote_sdp = remote_sdp
+        self.version += 1
+
+
 class _SeqTs:
     """A reusable stand-in for aiortc's ``RtpPacket`` when feeding receive statistics."""
 
@@ -80,9 +95,11 @@ class _SeqTs:
 class InboundStream:
     """One participant's incoming stream of one kind, and where it is forwarded."""
 
-    def __init__(self, kind: str, receiver: RTCRtpReceiver, pc: Any, mid: str | None) -> None:
+    def __init__(
+        self, kind: str, receiver: RTCRtpReceiver, negotiation: Negotiation, mid: str | None
+    ) -> None:
         self.kind = kind
-        self.pc = pc
+        self.negotiation = negotiation
         self.mid = mid
         self._receiver = receiver
         self.destinations: list[OutboundStream] = []
@@ -194,19 +211,19 @@ class _Leg:
 class OutboundStream:
     """One forwarded stream as it leaves on a participant's connection."""
 
-    def __init__(self, kind: str, pc: Any) -> None:
+    def __init__(self, kind: str, negotiation: Negotiation) -> None:
         self.kind = kind
         self._transceiver: RTCRtpTransceiver | None = None
-        self._pc = pc
+        self._negotiation = negotiation
         self.source: InboundStream | None = None
         self._seq_delta = random.getrandbits(16)
         self._ts_delta = random.getrandbits(32)
         self._history: list[bytes | None] = [None] * HISTORY_SIZE
         self._leg: _Leg | None = None
-        self._leg_for: object = _UNRESOLVED
+        self._leg_for = -1
         self._origin_payload_types: dict[int, str] = {}
         self._origin_ids: dict[int, str] = {}
-        self._origin_for: object = _UNRESOLVED
+        self._origin_for = -1
         self._last_seq: int | None = None
         self._rtx_seq = random.getrandbits(16)
         self.packets = 0
@@ -216,11 +233,11 @@ class OutboundStream:
     def bind(self, transceiver: RTCRtpTransceiver) -> None:
         """The transceiver that carries this stream, once the track is added."""
         self._transceiver = transceiver
-        self._leg_for = _UNRESOLVED
+        self._leg_for = -1
 
     def origin_changed(self) -> None:
         """A new origin SSRC: continue our sequence numbers from where they were."""
-        self._origin_for = _UNRESOLVED
+        self._origin_for = -1
         if self._last_seq is not None:
             self._pending_resync = True
 
@@ -228,7 +245,7 @@ class OutboundStream:
 
     def send(self, data: bytes, length: int, sequence: int, timestamp: int) -> None:
         leg = self._leg
-        if self._pc.remoteDescription is not self._leg_for:
+        if self._negotiation.version != self._leg_for:
             leg = self._resolve()
         if leg is None or self.source is None:
             return
@@ -287,15 +304,16 @@ class OutboundStream:
         source = self.source
         if source is None:
             return {}
-        remote = source.pc.remoteDescription
-        if remote is self._origin_for:
+        negotiation = source.negotiation
+        if negotiation.version == self._origin_for:
             return self._origin_payload_types
-        self._origin_for = remote
+        self._origin_for = negotiation.version
+        remote = negotiation.remote_sdp
         self._origin_payload_types = {}
         self._origin_ids = {}
         if remote is None:
             return {}
-        section = section_for(remote.sdp, source.mid)
+        section = section_for(remote, source.mid)
         if section is not None:
             self._origin_payload_types = {
                 pt: codec_name(key) for key, pt in section.codecs.items() if "#" not in key
@@ -305,13 +323,13 @@ class OutboundStream:
 
     def _resolve(self) -> _Leg | None:
         """Read this leg's SSRC, payload types and extension ids from its descriptions."""
-        remote = self._pc.remoteDescription
-        self._leg_for = remote
+        remote = self._negotiation.remote_sdp
+        self._leg_for = self._negotiation.version
         self._leg = None
         transceiver = self._transceiver
         if remote is None or transceiver is None:
             return None
-        section = section_for(remote.sdp, transceiver.mid)
+        section = section_for(remote, transceiver.mid)
         if section is None:
             return None
         sender = transceiver.sender

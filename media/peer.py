@@ -17,7 +17,7 @@ from aiortc import (
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
-from media.fastpath import InboundStream, OutboundStream, codec_name
+from media.fastpath import InboundStream, Negotiation, OutboundStream, codec_name
 from media.ice import IcePolicy, pinned_host_addresses
 from media.relay import DeferredTrack, new_relay
 from media.sdp import align_reoffer, parse_sections
@@ -100,6 +100,7 @@ class MediaPeer:
         self._pending: list[tuple[MediaStreamTrack, OutboundStream | None]] = []
         self._outbound: list[tuple[MediaStreamTrack, OutboundStream | None]] = []
         self._inbound: dict[str, InboundStream] = {}
+        self._negotiation = Negotiation()
         self._inbound_by_pt: dict[int, InboundStream] = {}
         self._rtx_by_pt: dict[int, tuple[InboundStream, int]] = {}
         self._destinations: dict[str, list[OutboundStream]] = {}
@@ -150,7 +151,7 @@ class MediaPeer:
 
     def add_outbound(self, kind: str) -> OutboundStream:
         """A new stream to send to this participant (offered at the next negotiation)."""
-        stream = OutboundStream(kind, self._pc)
+        stream = OutboundStream(kind, self._negotiation)
         if not self._closed:
             self._pending.append((PlaceholderTrack(kind), stream))
         return stream
@@ -292,7 +293,9 @@ class MediaPeer:
             return
         for transceiver in self._pc.getTransceivers():
             if transceiver.receiver.track is track and track.kind not in self._inbound:
-                stream = InboundStream(track.kind, transceiver.receiver, self._pc, transceiver.mid)
+                stream = InboundStream(
+                    track.kind, transceiver.receiver, self._negotiation, transceiver.mid
+                )
                 self._inbound[track.kind] = stream
                 for destination in self._destinations.get(track.kind, []):
                     stream.add_destination(destination)
@@ -303,6 +306,7 @@ class MediaPeer:
         remote = self._pc.remoteDescription
         if remote is None:
             return
+        self._negotiation.applied(remote.sdp)
         _, sections = parse_sections(remote.sdp)
         routes: dict[int, InboundStream] = {}
         rtx: dict[int, tuple[InboundStream, int]] = {}
