@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+import struct
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -34,7 +35,7 @@ from aiortc.rtp import (
     unpack_remb_fci,
 )
 
-from media.rtp import abs_send_time, build_extensions, header_length, one_byte_extensions
+from media.rtp import header_length, one_byte_extensions
 from media.sdp import Section, parse_sections
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ URI_AUDIO_LEVEL: Final = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 URI_ABS_SEND_TIME: Final = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 CLOCK_RATES: Final = {"audio": 48000, "video": 90000}
 _CONNECTED: Final = DtlsState.CONNECTED
+_FIXED_HEADER: Final = struct.Struct("!BBHII")
 
 
 def codec_name(key: str) -> str:
@@ -206,6 +208,36 @@ class _Leg:
     mid_id: int | None
     audio_level_id: int | None
     abs_send_time_id: int | None
+    extension_head: bytes = b""
+    plain_tail: bytes = b""
+    _level_lengths: tuple[bytes, bytes] = (b"", b"")
+
+    def __post_init__(self) -> None:
+        """Precompute the one-byte extension block: mid, abs-send-time, audio level.
+
+        Packets carry mid and abs-send-time when this leg negotiated them; the block ends
+        with the abs-send-time value, then (when the origin sent one) the audio level.
+        """
+        if not self.abs_send_time_id:
+            return  # mid alone is not worth a block: the SSRC is signalled in the SDP
+        head = b""
+        if self.mid_id:
+            head += bytes([(self.mid_id << 4) | (len(self.mid) - 1)]) + self.mid
+        head += bytes([(self.abs_send_time_id << 4) | 2])
+        plain = len(head) + 3
+        with_level = plain + (2 if self.audio_level_id else 0)
+        self.plain_tail = b"\0" * (-plain % 4)
+        words_plain = (plain + 3) // 4
+        words_level = (with_level + 3) // 4
+        self.extension_head = b"\xbe\xde" + words_plain.to_bytes(2, "big") + head
+        self._level_lengths = (
+            b"\xbe\xde" + words_level.to_bytes(2, "big") + head,
+            b"\0" * (-with_level % 4),
+        )
+
+    def level_tail(self, level: int) -> bytes:
+        """The block's end when an audio level is carried (its head's length differs)."""
+        return bytes([(self.audio_level_id or 0) << 4, level]) + self._level_lengths[1]
 
 
 class OutboundStream:
@@ -223,6 +255,8 @@ class OutboundStream:
         self._leg_for = -1
         self._origin_payload_types: dict[int, str] = {}
         self._origin_ids: dict[int, str] = {}
+        self._origin_level_id = 0
+        self._pt_map: dict[int, int] = {}
         self._origin_for = -1
         self._last_seq: int | None = None
         self._rtx_seq = random.getrandbits(16)
@@ -244,15 +278,21 @@ class OutboundStream:
     _pending_resync = False
 
     def send(self, data: bytes, length: int, sequence: int, timestamp: int) -> None:
+        """Rewrite one origin packet for this leg and send it (the hot path)."""
         leg = self._leg
         if self._negotiation.version != self._leg_for:
             leg = self._resolve()
-        if leg is None or self.source is None:
+        source = self.source
+        if leg is None or source is None:
             return
-        transport = leg.sender.transport
-        origin = self._origin_params()
-        codec = origin.get(data[1] & 0x7F)
-        payload_type = leg.payload_types.get(codec) if codec is not None else None
+        if source.negotiation.version != self._origin_for:
+            self._origin_params()
+            self._pt_map = {
+                pt: leg.payload_types[codec]
+                for pt, codec in self._origin_payload_types.items()
+                if codec in leg.payload_types
+            }
+        payload_type = self._pt_map.get(data[1] & 0x7F)
         if payload_type is None:
             return
         if self._pending_resync and self._last_seq is not None:
@@ -260,26 +300,25 @@ class OutboundStream:
             self._pending_resync = False
         out_seq = (sequence + self._seq_delta) & 0xFFFF
         out_ts = (timestamp + self._ts_delta) & 0xFFFFFFFF
-        header = bytearray(12)
-        header[0] = 0x80 | (0x10 if (leg.mid_id or leg.abs_send_time_id) else 0)
-        header[1] = (data[1] & 0x80) | payload_type
-        header[2:4] = out_seq.to_bytes(2, "big")
-        header[4:8] = out_ts.to_bytes(4, "big")
-        header[8:12] = leg.ssrc.to_bytes(4, "big")
-        elements: list[tuple[int, bytes]] = []
-        if leg.mid_id:
-            elements.append((leg.mid_id, leg.mid))
-        if leg.audio_level_id and data[0] & 0x10:
-            level = self._origin_extension(data, URI_AUDIO_LEVEL)
-            if level is not None:
-                elements.append((leg.audio_level_id, level))
-        if leg.abs_send_time_id:
-            elements.append((leg.abs_send_time_id, abs_send_time()))
-        if elements:
-            header += build_extensions(elements)
+        now = time.time() + NTP_EPOCH_OFFSET
+        level = -1
+        if leg.audio_level_id and self._origin_level_id and data[0] & 0x10:
+            level = _find_one_byte_extension(data, self._origin_level_id)
+        if leg.extension_head:
+            if level >= 0 and leg.audio_level_id:
+                head, tail = leg._level_lengths[0], leg.level_tail(level)
+            else:
+                head, tail = leg.extension_head, leg.plain_tail
+            fixed = _FIXED_HEADER.pack(
+                0x90, (data[1] & 0x80) | payload_type, out_seq, out_ts, leg.ssrc
+            )
+            sent = int(now * 262144) & 0xFFFFFF  # abs-send-time: 6.18 fixed point
+            packet = b"".join((fixed, head, sent.to_bytes(3, "big"), tail, data[length:]))
         else:
-            header[0] &= ~0x10
-        packet = bytes(header) + data[length:]
+            fixed = _FIXED_HEADER.pack(
+                0x80, (data[1] & 0x80) | payload_type, out_seq, out_ts, leg.ssrc
+            )
+            packet = fixed + data[length:]
         self._history[out_seq % HISTORY_SIZE] = packet
         self._last_seq = out_seq
         payload_size = len(data) - length
@@ -290,8 +329,8 @@ class OutboundStream:
         sender._RTCRtpSender__packet_count += 1  # type: ignore[attr-defined]
         sender._RTCRtpSender__octet_count += payload_size  # type: ignore[attr-defined]
         sender._RTCRtpSender__rtp_timestamp = out_ts  # type: ignore[attr-defined]
-        sender._RTCRtpSender__ntp_timestamp = _ntp_now()  # type: ignore[attr-defined]
-        send_protected(transport, packet)
+        sender._RTCRtpSender__ntp_timestamp = (int(now) << 32) | int((now % 1) * 4294967296)  # type: ignore[attr-defined]
+        send_protected(leg.sender.transport, packet)
 
     def _origin_extension(self, data: bytes, uri: str) -> bytes | None:
         ids = self._origin_ids
@@ -319,6 +358,7 @@ class OutboundStream:
                 pt: codec_name(key) for key, pt in section.codecs.items() if "#" not in key
             }
             self._origin_ids = {ext_id: uri for uri, ext_id in section.extensions.items()}
+            self._origin_level_id = section.extensions.get(URI_AUDIO_LEVEL, 0)
         return self._origin_payload_types
 
     def _resolve(self) -> _Leg | None:
@@ -409,6 +449,26 @@ class OutboundStream:
                 missing.append((seq - self._seq_delta) & 0xFFFF)
         if missing and self.source is not None:
             await self.source.request_retransmission(missing)
+
+
+def _find_one_byte_extension(data: bytes, ext_id: int) -> int:
+    """The first byte of one-byte extension ``ext_id`` in a packet, or -1."""
+    start = 12 + 4 * (data[0] & 0x0F)
+    if data[start : start + 2] != b"\xbe\xde":
+        return -1
+    end = start + 4 + 4 * ((data[start + 2] << 8) | data[start + 3])
+    pos = start + 4
+    while pos < end:
+        byte = data[pos]
+        if byte == 0:
+            pos += 1
+            continue
+        if byte >> 4 == ext_id:
+            return data[pos + 1] if pos + 1 < len(data) else -1
+        if byte >> 4 == 15:
+            return -1
+        pos += 2 + (byte & 0x0F)
+    return -1
 
 
 def send_protected(transport: Any, packet: bytes) -> bool:

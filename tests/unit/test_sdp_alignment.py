@@ -82,3 +82,33 @@ def test_rtx_follows_its_base_codec() -> None:
     aligned = align_reoffer(offer, remote)
     assert "m=video 9 UDP/TLS/RTP/SAVPF 96 97" in aligned
     assert "a=fmtp:97 apt=96" in aligned
+
+
+def test_extension_block_layout() -> None:
+    from media.fastpath import _find_one_byte_extension, _Leg
+    from media.rtp import one_byte_extensions
+
+    leg = _Leg(
+        sender=None,  # type: ignore[arg-type]
+        ssrc=1,
+        payload_types={},
+        rtx_payload_types={},
+        rtx_ssrc=2,
+        mid=b"0",
+        mid_id=4,
+        audio_level_id=1,
+        abs_send_time_id=3,
+    )
+    for head, tail, level in (
+        (leg.extension_head, leg.plain_tail, None),
+        (leg._level_lengths[0], leg.level_tail(0x85), 0x85),
+    ):
+        packet = b"\x90\x6f\x00\x01" + b"\x00" * 8 + head + b"\x01\x02\x03" + tail + b"payload"
+        found = one_byte_extensions(packet)
+        assert found[4] == b"0"
+        assert found[3] == b"\x01\x02\x03"
+        assert (found.get(1) == bytes([level])) if level is not None else (1 not in found)
+        assert packet.endswith(b"payload")
+        assert packet[12 + 4 + 4 * int.from_bytes(packet[14:16], "big") :] == b"payload"
+        if level is not None:
+            assert _find_one_byte_extension(packet, 1) == level
