@@ -92,13 +92,6 @@ async def _read(
         if session.overflowed:
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"too slow")
             break
-        if not bucket.allow():
-            refused += 1
-            session.send(protocol.encode_error(None, ErrorCode.RATE_LIMITED, "Too many messages."))
-            if refused >= MAX_REFUSED:
-                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"rate limit")
-                break
-            continue
         size = len(data.encode()) if isinstance(data, str) else len(data)
         if size > max_bytes:
             session.send(
@@ -106,6 +99,17 @@ async def _read(
                     None, ErrorCode.TOO_LARGE, f"Messages are limited to {max_bytes} bytes."
                 )
             )
+            continue
+        if not bucket.allow():
+            refused += 1
+            session.send(
+                protocol.encode_error(
+                    protocol.peek_id(data), ErrorCode.RATE_LIMITED, "Too many messages."
+                )
+            )
+            if refused >= MAX_REFUSED:
+                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"rate limit")
+                break
             continue
         session.send(await handle(session, data))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final, TypeVar, cast
@@ -15,6 +16,7 @@ from signaling.session import Role, Session
 
 logger = logging.getLogger(__name__)
 
+SLOW_REQUEST_SECONDS: Final = 2.0
 Result = dict[str, Any]
 R = TypeVar("R", bound=p.Request)
 Handler = Callable[["Dispatcher", Session, Any], Awaitable[Result]]
@@ -34,6 +36,7 @@ class Dispatcher:
         except p.DecodeError as exc:
             return p.encode_error(exc.request_id, exc.code, exc.message)
         handler = HANDLERS[type(request)]
+        started = time.monotonic()
         try:
             result = await handler(self, session, request)
         except ProtocolError as exc:
@@ -43,6 +46,10 @@ class Dispatcher:
             return p.encode_error(
                 request.id, ErrorCode.INTERNAL_ERROR, "The gateway failed to handle the request."
             )
+        finally:
+            took = time.monotonic() - started
+            if took > SLOW_REQUEST_SECONDS:
+                logger.warning("%s: %s took %.1f s", session.label, type(request).__name__, took)
         return p.encode_result(request.id, result)
 
     async def hello(self, session: Session, request: p.Hello) -> Result:

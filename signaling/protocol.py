@@ -93,6 +93,14 @@ def _valid_id(value: object) -> int | None:
     return None
 
 
+def peek_id(raw: str | bytes) -> int | None:
+    """The request id of a message, if it can be read, without handling the message."""
+    try:
+        return _valid_id(_ENVELOPE_DECODER.decode(raw).id)
+    except msgspec.DecodeError:
+        return None
+
+
 def decode_request(raw: str | bytes) -> Request:
     """Parse one client message or raise :class:`DecodeError` with the code and id."""
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -148,10 +149,13 @@ async def test_state_errors(gateway: RunningGateway, call_in_progress: object) -
 
 async def test_rate_limit(gateway: RunningGateway, call_in_progress: object) -> None:
     client = await gateway.resident()
-    for _ in range(60):
-        await client.send_raw(json.dumps({"id": 9, "type": "hello", "protocol": 1}))
-    reply = await client.next_event("error")
-    assert error_code(reply) == "rate_limited"
+    replies = [client.call("hello", protocol=1) for _ in range(60)]
+    results = await asyncio.gather(*replies)
+    limited = [r for r in results if r["type"] == "error"]
+    assert limited, "60 messages at once must hit the limit (burst 40)"
+    assert all(error_code(r) == "rate_limited" for r in limited)
+    # Every request still gets its own reply, with its id.
+    assert sorted(r["id"] for r in results) == list(range(2, 62))
     await client.close()
 
 
