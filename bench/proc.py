@@ -37,6 +37,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def system_seconds(pid: int) -> float:
+    """stime alone: time in the kernel (socket calls, and on loopback the delivery too)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[12]) / CLOCK_TICKS
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -152,6 +158,9 @@ class GatewayProcess:
 
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.pid)
+
+    def system_seconds(self) -> float:
+        return system_seconds(self.pid)
 
     def rss_kib(self) -> int:
         return rss_kib(self.pid)

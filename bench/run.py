@@ -192,6 +192,7 @@ async def steady(
             s.recording = True
         cores0 = core_busy_seconds()
         cpu0, own0, wall0 = gateway.cpu_seconds(), own_cpu_seconds(), time.monotonic()
+        sys0 = gateway.system_seconds()
         start_ns = time.monotonic_ns()
         rss_samples: list[int] = []
         end = wall0 + seconds
@@ -199,6 +200,7 @@ async def steady(
             await asyncio.sleep(min(1.0, left))
             rss_samples.append(gateway.rss_kib())
         cpu1, own1, wall1 = gateway.cpu_seconds(), own_cpu_seconds(), time.monotonic()
+        sys1 = gateway.system_seconds()
         cores1 = core_busy_seconds()
         end_ns = time.monotonic_ns()
         for s in every:
@@ -234,6 +236,7 @@ async def steady(
                 "setup_seconds": round(setup_seconds, 2),
                 "window_seconds": round(wall, 2),
                 "gateway_cpu_percent": round(gateway_cpu, 2),
+                "gateway_system_percent": round((sys1 - sys0) / wall * 100, 2),
                 "cpu_percent_per_call": round(gateway_cpu / n, 3) if n else None,
                 "packets_sent": sent,
                 "packets_received": received,

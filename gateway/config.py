@@ -47,6 +47,7 @@ class Config:
     session_hours: int = 8
     drain_seconds: float = 30.0
     log_level: str = "INFO"
+    event_loop: str = "uvloop"
 
     @property
     def base_url(self) -> str:
@@ -155,6 +156,7 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
         demo_line=bool(server.get("demo_line", not lines)),
         drain_seconds=float(server.get("drain_seconds", Config.drain_seconds)),
         log_level=str(server.get("log_level", Config.log_level)).upper(),
+        event_loop=_event_loop(server.get("event_loop", "uvloop")),
         secret_key=str(security.get("secret_key", "")),
         secret_key_file=str(security.get("secret_key_file", DEFAULT_KEY_FILE)),
         signin_token_minutes=_int(
@@ -209,6 +211,8 @@ def apply_env(config: Config, env: Mapping[str, str]) -> Config:
         changes["demo_line"] = value.lower() in ("1", "true", "yes", "on")
     if (value := get("LOG_LEVEL")) is not None:
         changes["log_level"] = value.upper()
+    if (value := get("EVENT_LOOP")) is not None:
+        changes["event_loop"] = _event_loop(value)
     if (value := get("MEDIA_FORWARDING")) is not None:
         changes["forwarding"] = _forwarding(value)
     ice = config.ice
@@ -279,6 +283,12 @@ def _ice_server(value: object) -> IceServer:
         username=None if username is None else str(username),
         credential=None if credential is None else str(credential),
     )
+
+
+def _event_loop(value: object) -> str:
+    if value not in ("uvloop", "asyncio"):
+        raise ConfigError('server.event_loop must be "uvloop" or "asyncio"')
+    return str(value)
 
 
 def _forwarding(value: object) -> str:

@@ -124,12 +124,16 @@ class InboundStream:
 
     def on_packet(self, data: bytes) -> None:
         """Forward one decrypted RTP packet to every destination."""
-        length = header_length(data)
-        if length < 0:
+        if len(data) < 12:
             return
-        ssrc = int.from_bytes(data[8:12], "big")
-        sequence = int.from_bytes(data[2:4], "big")
-        timestamp = int.from_bytes(data[4:8], "big")
+        first, _, sequence, timestamp, ssrc = _FIXED_HEADER.unpack_from(data)
+        length = 12 + 4 * (first & 0x0F)
+        if first & 0x10:
+            length = header_length(data)
+            if length < 0:
+                return
+        elif length > len(data):
+            return
         if ssrc != self.origin_ssrc:
             self._switch_origin(ssrc)
         self.packets += 1
@@ -260,6 +264,7 @@ class OutboundStream:
         self._origin_for = -1
         self._last_seq: int | None = None
         self._rtx_seq = random.getrandbits(16)
+        self._target: tuple[Any, Any, Any] | None = None
         self.packets = 0
         self.bytes = 0
         self._hooked_sender: RTCRtpSender | None = None
@@ -330,7 +335,16 @@ class OutboundStream:
         sender._RTCRtpSender__octet_count += payload_size  # type: ignore[attr-defined]
         sender._RTCRtpSender__rtp_timestamp = out_ts  # type: ignore[attr-defined]
         sender._RTCRtpSender__ntp_timestamp = (int(now) << 32) | int((now % 1) * 4294967296)  # type: ignore[attr-defined]
-        send_protected(leg.sender.transport, packet)
+        target = self._target
+        if target is None:
+            target = self._target = _send_target(leg.sender.transport)
+            if target is None:
+                return
+        protect, sendto, address = target
+        try:
+            sendto(protect(packet), address)
+        except Exception:  # the transport went away: look it up again next time
+            self._target = None
 
     def _origin_extension(self, data: bytes, uri: str) -> bytes | None:
         ids = self._origin_ids
@@ -366,6 +380,7 @@ class OutboundStream:
         remote = self._negotiation.remote_sdp
         self._leg_for = self._negotiation.version
         self._leg = None
+        self._target = None
         transceiver = self._transceiver
         if remote is None or transceiver is None:
             return None
@@ -469,6 +484,16 @@ def _find_one_byte_extension(data: bytes, ext_id: int) -> int:
             return -1
         pos += 2 + (byte & 0x0F)
     return -1
+
+
+def _send_target(transport: Any) -> tuple[Any, Any, Any] | None:
+    """SRTP protect, socket send and address of a connected transport's nominated pair."""
+    if transport._state is not _CONNECTED:
+        return None
+    pair = transport.transport._connection._nominated.get(1)
+    if pair is None or pair.protocol.transport is None:
+        return None
+    return transport._tx_srtp.protect, pair.protocol.transport.sendto, pair.remote_addr
 
 
 def send_protected(transport: Any, packet: bytes) -> bool:

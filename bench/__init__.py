@@ -1,0 +1,1 @@
+"""Load benchmark for the Tukilinja gateway: ``python -m bench run`` (see docs/performance.md)."""

@@ -1,0 +1,138 @@
+"""``python -m bench run``: the whole benchmark with one command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.payload import encode_cycle
+from bench.run import churn, steady
+
+GENERATOR_CORE = 1
+JANUS = Path("/usr/bin/janus")
+
+
+def _counts(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from None
+    if any(v < 1 or v > 500 for v in values):
+        raise argparse.ArgumentTypeError("call counts must be between 1 and 500")
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the benchmark and write the report")
+    run.add_argument("--calls", type=_counts, default=[5, 10, 20, 40], help="N for packet")
+    run.add_argument(
+        "--relay-calls",
+        type=_counts,
+        default=None,
+        help="N for the relay baseline (default: "
+        "the --calls values up to 10; it needs about a fifth of a core per call)",
+    )
+    run.add_argument("--seconds", type=float, default=30.0, help="steady window per N")
+    run.add_argument("--warmup", type=float, default=3.0, help="seconds before the window")
+    run.add_argument("--direct", type=int, default=2, help="direct client pairs (reference)")
+    run.add_argument("--concurrency", type=int, default=4, help="calls set up at a time")
+    run.add_argument("--churn", type=int, default=0, help="calls for the leak check (0: skip)")
+    run.add_argument("--out", type=Path, default=Path("bench/results"))
+    run.add_argument("--quick", action="store_true", help="a smoke run of about a minute")
+    return parser
+
+
+def _pin_generator() -> str:
+    cores = os.sched_getaffinity(0)
+    if GENERATOR_CORE in cores and len(os.sched_getaffinity(0) | {0}) >= 2:
+        os.sched_setaffinity(0, {GENERATOR_CORE})
+        return f"core {GENERATOR_CORE}"
+    return f"not pinned (cores available: {sorted(cores)})"
+
+
+def _budget(args: argparse.Namespace, runs: int) -> float:
+    """An upper bound for the whole run: every loop in it is bounded too."""
+    budget: float = runs * (args.seconds + args.warmup + 150) + args.churn * 3 + 120
+    return budget
+
+
+async def _run(args: argparse.Namespace) -> dict[str, Any]:
+    cycle = encode_cycle()
+    relay_calls = args.relay_calls
+    if relay_calls is None:
+        relay_calls = [n for n in args.calls if n <= 10] or args.calls[:1]
+    plan = [("packet", n) for n in args.calls] + [("relay", n) for n in relay_calls]
+    results: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}",
+        "seconds": args.seconds,
+        "warmup_seconds": args.warmup,
+        "direct_pairs": args.direct,
+        "generator": args.pinned,
+        "gateway_core": 0,
+        "janus": args.janus,
+        "runs": [],
+    }
+    for forwarding, n in plan:
+        started = time.monotonic()
+        print(f"[bench] {forwarding} N={n} …", flush=True)
+        try:
+            run = await steady(
+                forwarding, n, args.seconds, cycle, args.direct, args.concurrency, args.warmup
+            )
+        except Exception as exc:
+            run = {"forwarding": forwarding, "calls_requested": n, "error": repr(exc)}
+        results["runs"].append(run)
+        print(f"[bench]   {_summary(run)} ({time.monotonic() - started:.0f} s)", flush=True)
+    if args.churn:
+        print(f"[bench] churn {args.churn} calls …", flush=True)
+        results["churn"] = await churn(args.churn, cycle, args.concurrency)
+        print(f"[bench]   {results['churn']}", flush=True)
+    results["ratios"] = report.ratios([r for r in results["runs"] if "error" not in r])
+    return results
+
+
+def _summary(run: dict[str, Any]) -> str:
+    if "error" in run:
+        return f"failed: {run['error']}"
+    lat = run["latency"]
+    return (
+        f"{run['calls_connected']} calls, gw CPU {run['gateway_cpu_percent']} % "
+        f"(kernel {run.get('gateway_system_percent')} %), "
+        f"{run['us_per_packet']} µs/pkt, delivered {run['frames_delivered_percent']} %, "
+        f"added p50 {lat['added_p50_ms']} ms p99 {lat['added_p99_ms']} ms, "
+        f"join p95 {run['join_p95_ms']} ms, gen CPU {run['generator_cpu_percent']} %"
+        + (f", errors {run['setup_errors'][:3]}" if run["setup_errors"] else "")
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.quick:
+        args.calls, args.relay_calls = [2, 5], [2]
+        args.seconds, args.warmup = 10.0, 2.0
+        args.churn = args.churn or 20
+    args.pinned = _pin_generator()
+    args.janus = "installed (not driven by this version)" if JANUS.exists() else "not installed"
+    budget = _budget(args, len(args.calls) + len(args.relay_calls or args.calls))
+    try:
+        results = asyncio.run(asyncio.wait_for(_run(args), budget))
+    except TimeoutError:
+        print(f"bench: gave up after {budget:.0f} s", file=sys.stderr)
+        return 1
+    paths = report.write(results, args.out)
+    print(report.markdown(results))
+    print("Written: " + ", ".join(str(p) for p in paths.values()))
+    return 0

@@ -1,0 +1,166 @@
+"""The benchmark's outputs: JSON (everything), a Markdown table and a PNG chart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def ratios(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """packet / relay at every N both were run at (lower is better for packet)."""
+    relay = {r["calls_connected"]: r for r in runs if r["forwarding"] == "relay"}
+    out: list[dict[str, Any]] = []
+    for packet in runs:
+        if packet["forwarding"] != "packet":
+            continue
+        base = relay.get(packet["calls_connected"])
+        if base is None or not packet["calls_connected"]:
+            continue
+
+        def ratio(a: float | None, b: float | None) -> float | None:
+            return None if a is None or not b else round(a / b, 4)
+
+        out.append(
+            {
+                "calls": packet["calls_connected"],
+                "cpu_per_call": ratio(packet["cpu_percent_per_call"], base["cpu_percent_per_call"]),
+                "us_per_packet": ratio(packet["us_per_packet"], base["us_per_packet"]),
+                "latency_p50": ratio(
+                    packet["onset_latency"]["gateway_p50_ms"],
+                    base["onset_latency"]["gateway_p50_ms"],
+                ),
+                "relay_cpu_per_call_over_packet": ratio(
+                    base["cpu_percent_per_call"], packet["cpu_percent_per_call"]
+                ),
+            }
+        )
+    return out
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        "# Tukilinja load benchmark",
+        "",
+        f"Run at {results['started']} on {results['machine']}; window {results['seconds']} s; "
+        f"{results['direct_pairs']} direct pairs as the reference path. Janus: "
+        f"{results['janus']}.",
+        "",
+        "| gateway | N | connected | gw CPU % | CPU %/call | µs/pkt | delivered % | RSS MiB "
+        "| MiB/call | latency p50/p99 ms | added p50/p99 ms | creep ms | join p50/p95 ms "
+        "| gen CPU % | saturated | other load core 0/1 % |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results["runs"]:
+        if "error" in r:
+            lines.append(f"| {r['forwarding']} | {r['calls_requested']} | failed: {r['error']} |")
+            continue
+        lat = r["latency"]
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    r["forwarding"] + ("" if r["latency_method"] == "stamp" else " (onset)"),
+                    str(r["calls_requested"]),
+                    str(r["calls_connected"]),
+                    _fmt(r["gateway_cpu_percent"]),
+                    _fmt(r["cpu_percent_per_call"], 2),
+                    _fmt(r["us_per_packet"], 0),
+                    _fmt(r["frames_delivered_percent"], 2),
+                    _fmt(r["rss_mib"]),
+                    _fmt(r["memory_per_call_mib"], 2),
+                    f"{_fmt(lat['gateway_p50_ms'], 2)} / {_fmt(lat['gateway_p99_ms'], 2)}",
+                    f"{_fmt(lat['added_p50_ms'], 2)} / {_fmt(lat['added_p99_ms'], 2)}",
+                    _fmt(r["creep"]["creep_ms"], 2),
+                    f"{_fmt(r['join_p50_ms'], 0)} / {_fmt(r['join_p95_ms'], 0)}",
+                    _fmt(r["generator_cpu_percent"]),
+                    _fmt(r["saturated"]),
+                    f"{_fmt(r['other_load_gateway_core_percent'], 0)} / "
+                    f"{_fmt(r['other_load_generator_core_percent'], 0)}",
+                ]
+            )
+            + " |"
+        )
+    if results["ratios"]:
+        lines += [
+            "",
+            "Ratios packet / relay at the same N (below 1: packet forwarding is cheaper/faster):",
+            "",
+            "| N | CPU per call | µs per packet | latency p50 (onset) | relay ÷ packet CPU/call |",
+            "|---|---|---|---|---|",
+        ]
+        for q in results["ratios"]:
+            lines.append(
+                f"| {q['calls']} | {_fmt(q['cpu_per_call'], 3)} | {_fmt(q['us_per_packet'], 3)} "
+                f"| {_fmt(q['latency_p50'], 3)} | {_fmt(q['relay_cpu_per_call_over_packet'], 1)} |"
+            )
+    churn = results.get("churn")
+    if churn:
+        lines += [
+            "",
+            f"Churn: {churn['calls_completed']} of {churn['calls_requested']} calls set up and "
+            f"torn down in {churn['seconds']} s ({churn['error_count']} errors); gateway RSS "
+            f"{churn['rss_before_mib']} MiB before, {churn['rss_after_warmup_mib']} MiB after "
+            f"{churn['warmup_calls']} calls, {churn['rss_after_mib']} MiB after all, "
+            f"{churn['rss_after_idle_mib']} MiB after {churn['idle_seconds']} s idle "
+            f"({_fmt(churn['growth_kib_per_call_after_warmup'], 2)} KiB per call after warm-up); "
+            f"join p50/p95 {_fmt(churn['join_p50_ms'], 0)} / {_fmt(churn['join_p95_ms'], 0)} ms.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (cpu_axis, latency_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for forwarding, marker in (("packet", "o"), ("relay", "s")):
+        runs = [
+            r for r in results["runs"] if r["forwarding"] == forwarding and r.get("calls_connected")
+        ]
+        if not runs:
+            continue
+        n = [r["calls_connected"] for r in runs]
+        cpu_axis.plot(n, [r["gateway_cpu_percent"] for r in runs], marker=marker, label=forwarding)
+        added = [r["latency"]["added_p50_ms"] for r in runs]
+        p99 = [r["latency"]["added_p99_ms"] for r in runs]
+        latency_axis.plot(n, added, marker=marker, label=f"{forwarding} p50")
+        latency_axis.plot(n, p99, marker=marker, linestyle="--", label=f"{forwarding} p99")
+    cpu_axis.set_xlabel("concurrent one-to-one calls (N)")
+    cpu_axis.set_ylabel("gateway CPU, % of one core")
+    cpu_axis.axhline(100, color="grey", linewidth=0.8)
+    cpu_axis.legend()
+    cpu_axis.grid(alpha=0.3)
+    latency_axis.set_xlabel("concurrent one-to-one calls (N)")
+    latency_axis.set_ylabel("added one-way latency vs direct path, ms")
+    latency_axis.legend()
+    latency_axis.grid(alpha=0.3)
+    figure.suptitle("Tukilinja: packet forwarding vs MediaRelay baseline (gateway on one core)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write(results: dict[str, Any], out: Path) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "json": out / "results.json",
+        "markdown": out / "results.md",
+        "chart": out / "results.png",
+    }
+    paths["json"].write_text(json.dumps(results, indent=2) + "\n")
+    paths["markdown"].write_text(markdown(results))
+    chart(results, paths["chart"])
+    return paths
