@@ -10,7 +10,7 @@ import sys
 from collections.abc import Coroutine, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -23,6 +23,7 @@ from rooms.errors import ConfigError
 from signaling.tokens import TokenService
 
 logger = logging.getLogger("gateway")
+T = TypeVar("T")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def run(main: Coroutine[Any, Any, None], event_loop: str) -> None:
+def run(main: Coroutine[Any, Any, T], event_loop: str) -> T:
     """Run on uvloop (libuv, much less overhead per datagram) unless asked for asyncio's own."""
     if event_loop == "uvloop":
         try:
@@ -73,9 +74,8 @@ def run(main: Coroutine[Any, Any, None], event_loop: str) -> None:
         except ImportError:
             logger.warning("uvloop is not installed; using asyncio's event loop")
         else:
-            uvloop.run(main)
-            return
-    asyncio.run(main)
+            return uvloop.run(main)
+    return asyncio.run(main)
 
 
 def signin_link(
