@@ -6,7 +6,8 @@ import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
@@ -68,10 +69,20 @@ class RunningGateway:
         await client.request("hello", protocol=1)
         return client
 
-    async def staff(self, name: str = "Test Worker", lines: tuple[str, ...] = ()) -> SignalClient:
-        """Sign in through the one-time link and open a staff socket."""
+    async def staff(
+        self,
+        name: str = "Test Worker",
+        lines: tuple[str, ...] = (),
+        now: datetime | Literal["app"] | None = "app",
+    ) -> SignalClient:
+        """Sign in through the one-time link and open a staff socket.
+
+        ``now``: the time the link is issued at; by default the app's clock (which may be
+        a fake one), None for the system clock.
+        """
         http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-        link = signin_link(self.config, name, lines, self.app[keys.CLOCK].now())
+        issued = self.app[keys.CLOCK].now() if now == "app" else now
+        link = signin_link(self.config, name, lines, issued)
         token = link.split("#token=", 1)[1]
         async with http.post(
             self.base_url + "/api/staff/signin",
