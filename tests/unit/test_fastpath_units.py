@@ -1,0 +1,55 @@
+"""Small pieces of the forwarding path: the origin's retransmissions and header parsing."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from media.fastpath import InboundStream, Negotiation
+
+
+class _Receiver:
+    def __init__(self) -> None:
+        self._RTCRtpReceiver__remote_streams: dict[int, Any] = {}
+
+
+class _Destination:
+    def __init__(self) -> None:
+        self.source: Any = None
+        self.sent: list[tuple[bytes, int, int, int]] = []
+
+    def send(self, data: bytes, length: int, sequence: int, timestamp: int) -> None:
+        self.sent.append((data, length, sequence, timestamp))
+
+    def origin_changed(self) -> None:
+        pass
+
+
+def packet(pt: int, seq: int, ts: int, ssrc: int, payload: bytes) -> bytes:
+    return struct.pack("!BBHII", 0x80, pt, seq, ts, ssrc) + payload
+
+
+def test_origin_rtx_is_forwarded_as_the_original_packet() -> None:
+    stream = InboundStream("video", _Receiver(), Negotiation(), "1")  # type: ignore[arg-type]
+    destination = _Destination()
+    stream.add_destination(destination)  # type: ignore[arg-type]
+    stream.on_packet(packet(96, 1000, 9000, 0xAAAA, b"frame"))
+    # RTX (RFC 4588): own SSRC, own sequence, payload = original sequence + original payload.
+    stream.on_retransmission(packet(97, 7, 9000, 0xBBBB, b"\x03\xe7" + b"lost!"), 96)
+    data, length, sequence, timestamp = destination.sent[-1]
+    assert (sequence, timestamp, length) == (999, 9000, 12)
+    assert data[1] & 0x7F == 96
+    assert int.from_bytes(data[8:12], "big") == 0xAAAA
+    assert data[12:] == b"lost!"
+
+
+def test_malformed_packets_are_dropped() -> None:
+    stream = InboundStream("audio", _Receiver(), Negotiation(), "0")  # type: ignore[arg-type]
+    destination = _Destination()
+    stream.add_destination(destination)  # type: ignore[arg-type]
+    stream.on_packet(b"\x80\x6f\x00")  # shorter than a header
+    stream.on_packet(struct.pack("!BBHII", 0x8F, 111, 1, 1, 1))  # 15 CSRCs promised, none there
+    stream.on_packet(struct.pack("!BBHII", 0x90, 111, 1, 1, 1) + b"\xbe\xde\x00\x09")  # short ext
+    assert destination.sent == []
+    stream.on_packet(packet(111, 5, 960, 1, b"ok"))
+    assert len(destination.sent) == 1
