@@ -8,7 +8,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     TUKILINJA_SECRET_KEY_FILE=/var/lib/tukilinja/signing.key \
-    TUKILINJA_PUBLIC_URL=http://localhost:8080
+    TUKILINJA_PUBLIC_URL=http://localhost:8080 \
+    TUKILINJA_DEMO_LINE=false
 
 WORKDIR /src
 COPY pyproject.toml README.md ./

@@ -117,11 +117,13 @@ async def serve(config: Config) -> None:
     print(f"  Resident page:        {base}/lines/{lines[0]}" if lines else "", flush=True)
     print(f"  Service lines:        {base}/", flush=True)
     print(f"  Professional console: {base}/pro", flush=True)
-    print(
-        f"  Sign in as a demo professional (valid {config.signin_token_minutes} min, once):\n"
-        f"    {signin_link(config, 'Demo professional', tuple(lines))}",
-        flush=True,
-    )
+    if config.demo_line and config.host in ("127.0.0.1", "localhost", "::1"):
+        # A local try-out only: a server's output (and so its logs) never holds a link.
+        print(
+            f"  Sign in as a demo professional (valid {config.signin_token_minutes} min, once):\n"
+            f"    {signin_link(config, 'Demo professional', tuple(lines))}",
+            flush=True,
+        )
     print("  More sign-in links: python -m gateway staff-token --name NAME --line ID", flush=True)
     await stop.wait()
     await drain(app, config.drain_seconds)

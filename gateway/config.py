@@ -153,9 +153,9 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
         port=_int(server.get("port", Config.port), "server.port", 0, 65535),
         public_url=str(server.get("public_url", "")),
         allowed_origins=tuple(str(o) for o in server.get("allowed_origins", [])),
-        demo_line=bool(server.get("demo_line", not lines)),
-        drain_seconds=float(server.get("drain_seconds", Config.drain_seconds)),
-        log_level=str(server.get("log_level", Config.log_level)).upper(),
+        demo_line=_bool(server.get("demo_line", not lines), "server.demo_line"),
+        drain_seconds=_float(server.get("drain_seconds", 30.0), "server.drain_seconds", 0.0),
+        log_level=_log_level(server.get("log_level", "INFO")),
         event_loop=_event_loop(server.get("event_loop", "uvloop")),
         secret_key=str(security.get("secret_key", "")),
         secret_key_file=str(security.get("secret_key_file", DEFAULT_KEY_FILE)),
@@ -169,11 +169,13 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
             1024,
             1024 * 1024,
         ),
-        messages_per_second=float(
-            signalling.get("messages_per_second", Config.messages_per_second)
+        messages_per_second=_float(
+            signalling.get("messages_per_second", 20.0), "signalling.messages_per_second", 0.1
         ),
         message_burst=_int(signalling.get("message_burst", 40), "signalling.message_burst", 1),
-        heartbeat_seconds=float(signalling.get("heartbeat_seconds", Config.heartbeat_seconds)),
+        heartbeat_seconds=_float(
+            signalling.get("heartbeat_seconds", 20.0), "signalling.heartbeat_seconds", 0.1
+        ),
         lines=lines,
         forwarding=_forwarding(media.get("forwarding", "packet")),
         ice=IcePolicy(
@@ -210,7 +212,7 @@ def apply_env(config: Config, env: Mapping[str, str]) -> Config:
     if (value := get("DEMO_LINE")) is not None:
         changes["demo_line"] = value.lower() in ("1", "true", "yes", "on")
     if (value := get("LOG_LEVEL")) is not None:
-        changes["log_level"] = value.upper()
+        changes["log_level"] = _log_level(value)
     if (value := get("EVENT_LOOP")) is not None:
         changes["event_loop"] = _event_loop(value)
     if (value := get("MEDIA_FORWARDING")) is not None:
@@ -283,6 +285,29 @@ def _ice_server(value: object) -> IceServer:
         username=None if username is None else str(username),
         credential=None if credential is None else str(credential),
     )
+
+
+def _float(value: object, key: str, low: float) -> float:
+    try:
+        number = float(str(value))
+    except ValueError:
+        raise ConfigError(f"{key} must be a number") from None
+    if not number >= low:  # also refuses NaN
+        raise ConfigError(f"{key} must be at least {low}")
+    return number
+
+
+def _bool(value: object, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(f"{key} must be true or false")
+
+
+def _log_level(value: object) -> str:
+    level = str(value).upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError("log_level must be DEBUG, INFO, WARNING or ERROR")
+    return level
 
 
 def _event_loop(value: object) -> str:

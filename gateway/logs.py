@@ -25,5 +25,5 @@ def configure_logging(level: str) -> None:
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("aiortc", "aioice", "aiohttp.server", "aiohttp.web"):
+    for noisy in ("aiortc", "aioice", "asyncio", "aiohttp.server", "aiohttp.web"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -16,6 +16,7 @@ from aiortc import (
 )
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
+from pylibsrtp import Error as SrtpError
 
 from media.fastpath import InboundStream, Negotiation, OutboundStream, codec_name
 from media.ice import IcePolicy, pinned_host_addresses
@@ -401,10 +402,12 @@ def _direct_receive(transport: Any, peer: MediaPeer) -> None:
             and ((data[1] & 0x7F) in peer._inbound_by_pt or (data[1] & 0x7F) in peer._rtx_by_pt)
         ):
             try:
-                plain = srtp.unprotect(data)
-            except Exception:
-                return  # fails authentication or is a replay: dropped, as aiortc would
-            take(plain)
+                take(srtp.unprotect(data))
+            except Exception as exc:
+                # Fails authentication or is a replay (dropped, as aiortc would), or a bug
+                # in forwarding: never let one packet break the socket; say what, not which.
+                if not isinstance(exc, SrtpError):
+                    logger.warning("forwarding failed: %s", type(exc).__name__)
             return
         original(data, addr)
 
