@@ -16,6 +16,7 @@ from typing import Any
 from bench import report
 from bench.payload import encode_cycle
 from bench.run import churn, steady
+from bench.video import measure_video
 from gateway.cli import run as run_loop
 
 GENERATOR_CORE = 1
@@ -49,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--direct", type=int, default=2, help="direct client pairs (reference)")
     run.add_argument("--concurrency", type=int, default=4, help="calls set up at a time")
     run.add_argument("--churn", type=int, default=0, help="calls for the leak check (0: skip)")
+    run.add_argument(
+        "--video",
+        type=float,
+        default=30.0,
+        help="seconds of the one-to-one video measurement (0: skip)",
+    )
     run.add_argument("--out", type=Path, default=Path("bench/results"))
     run.add_argument("--quick", action="store_true", help="a smoke run of about a minute")
     return parser
@@ -64,7 +71,7 @@ def _pin_generator() -> str:
 
 def _budget(args: argparse.Namespace, runs: int) -> float:
     """An upper bound for the whole run: every loop in it is bounded too."""
-    budget: float = runs * (args.seconds + args.warmup + 150) + args.churn * 3 + 120
+    budget: float = runs * (args.seconds + args.warmup + 150) + args.churn * 3 + args.video + 180
     return budget
 
 
@@ -101,6 +108,13 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"[bench] churn {args.churn} calls …", flush=True)
         results["churn"] = await churn(args.churn, cycle, args.concurrency)
         print(f"[bench]   {results['churn']}", flush=True)
+    if args.video:
+        print("[bench] one-to-one video …", flush=True)
+        try:
+            results["video"] = await measure_video(cycle, args.video)
+        except Exception as exc:
+            results["video"] = {"error": repr(exc)}
+        print(f"[bench]   {results['video']}", flush=True)
     results["ratios"] = report.ratios([r for r in results["runs"] if "error" not in r])
     return results
 
@@ -125,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.calls, args.relay_calls = [2, 5], [2]
         args.seconds, args.warmup = 10.0, 2.0
         args.churn = args.churn or 20
+        args.video = min(args.video, 10.0)
     args.pinned = _pin_generator()
     args.janus = "installed (not driven by this version)" if JANUS.exists() else "not installed"
     budget = _budget(args, len(args.calls) + len(args.relay_calls or args.calls))

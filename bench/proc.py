@@ -79,7 +79,13 @@ class GatewayProcess:
     process dies (PR_SET_PDEATHSIG).
     """
 
-    def __init__(self, forwarding: str, core: int = 0, max_seconds: float = 1800) -> None:
+    def __init__(
+        self,
+        forwarding: str,
+        core: int = 0,
+        max_seconds: float = 1800,
+        module: tuple[str, ...] = ("gateway", "serve"),
+    ) -> None:
         self.forwarding = forwarding
         self.port = free_port()
         self.env = {
@@ -102,8 +108,7 @@ class GatewayProcess:
             str(core),
             sys.executable,
             "-m",
-            "gateway",
-            "serve",
+            *module,
         ]
         self._proc: subprocess.Popen[bytes] | None = None
         self.pid = 0

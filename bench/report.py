@@ -116,6 +116,16 @@ def markdown(results: dict[str, Any]) -> str:
             f"({_fmt(churn['growth_kib_per_call_after_warmup'], 2)} KiB per call after warm-up); "
             f"join p50/p95 {_fmt(churn['join_p50_ms'], 0)} / {_fmt(churn['join_p95_ms'], 0)} ms.",
         ]
+    video = results.get("video")
+    if video and "error" not in video:
+        lines += [
+            "",
+            f"Video ({video['streams']}, {video['video_sent_mbit_per_s']} Mbit/s sent, "
+            f"{video['received_mbit_per_s']} Mbit/s received): forwarding harness "
+            f"{video['harness_cpu_percent']} % of one core over {video['window_seconds']} s.",
+        ]
+    elif video:
+        lines += ["", f"Video: failed: {video['error']}"]
     return "\n".join(lines) + "\n"
 
 
