@@ -11,6 +11,7 @@ from aiohttp import WSCloseCode, web
 from gateway import keys
 from gateway.config import Config
 from gateway.http import add_routes, security_headers
+from gateway.memory import load_malloc_trim
 from media.ice import install_host_address_pinning
 from rooms.clock import Clock, SystemClock
 from rooms.store import create_memory_store
@@ -19,6 +20,7 @@ from signaling.dispatch import Dispatcher
 from signaling.tokens import TokenService
 
 REFRESH_SECONDS = 30.0
+TRIM_CHECK_SECONDS = 5.0
 
 
 async def create_app(config: Config, clock: Clock | None = None) -> web.Application:
@@ -61,10 +63,12 @@ async def _center_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.CENTER] = center
     app[keys.DISPATCHER] = Dispatcher(center, config.ice.servers)
     refresher = asyncio.ensure_future(_refresh(center))
+    trimmer = asyncio.ensure_future(_trim_when_idle(center))
     yield
-    refresher.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await refresher
+    for task in (refresher, trimmer):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await center.shutdown()
 
 
@@ -73,6 +77,20 @@ async def _refresh(center: CallCenter) -> None:
     while True:
         await asyncio.sleep(REFRESH_SECONDS)
         await center.refresh()
+
+
+async def _trim_when_idle(center: CallCenter) -> None:
+    """After calls have ended and none is running, hand freed memory back to the system."""
+    release = load_malloc_trim()
+    if release is None:
+        return
+    trimmed_at = center.counters.calls_ended
+    while True:
+        await asyncio.sleep(TRIM_CHECK_SECONDS)
+        ended = center.counters.calls_ended
+        if ended != trimmed_at and center.active_calls == 0:
+            trimmed_at = ended
+            release()
 
 
 async def _close_sockets(app: web.Application) -> None:
