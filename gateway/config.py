@@ -144,40 +144,54 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
     media = _table(data, "media")
     holidays = tuple(_parse_date(day, "holidays") for day in data.get("holidays", []))
     lines_table = _table(data, "lines")
+    d = Config()  # the defaults
     lines = {
         line_id: ServiceLine.from_config(line_id, _as_table(cfg, f"lines.{line_id}"), holidays)
         for line_id, cfg in lines_table.items()
     }
     config = Config(
-        host=str(server.get("host", Config.host)),
-        port=_int(server.get("port", Config.port), "server.port", 0, 65535),
+        host=str(server.get("host", d.host)),
+        port=_int(server.get("port", d.port), "server.port", 0, 65535),
         public_url=str(server.get("public_url", "")),
         allowed_origins=tuple(str(o) for o in server.get("allowed_origins", [])),
         demo_line=_bool(server.get("demo_line", not lines), "server.demo_line"),
-        drain_seconds=_float(server.get("drain_seconds", 30.0), "server.drain_seconds", 0.0),
-        log_level=_log_level(server.get("log_level", "INFO")),
-        event_loop=_event_loop(server.get("event_loop", "uvloop")),
-        secret_key=str(security.get("secret_key", "")),
-        secret_key_file=str(security.get("secret_key_file", DEFAULT_KEY_FILE)),
-        signin_token_minutes=_int(
-            security.get("signin_token_minutes", 10), "security.signin_token_minutes", 1, 60
+        drain_seconds=_float(
+            server.get("drain_seconds", d.drain_seconds), "server.drain_seconds", 0.0
         ),
-        session_hours=_int(security.get("session_hours", 8), "security.session_hours", 1, 24),
+        log_level=_log_level(server.get("log_level", d.log_level)),
+        event_loop=_event_loop(server.get("event_loop", d.event_loop)),
+        secret_key=str(security.get("secret_key", "")),
+        secret_key_file=str(security.get("secret_key_file", d.secret_key_file)),
+        signin_token_minutes=_int(
+            security.get("signin_token_minutes", d.signin_token_minutes),
+            "security.signin_token_minutes",
+            1,
+            60,
+        ),
+        session_hours=_int(
+            security.get("session_hours", d.session_hours), "security.session_hours", 1, 24
+        ),
         max_message_bytes=_int(
-            signalling.get("max_message_bytes", Config.max_message_bytes),
+            signalling.get("max_message_bytes", d.max_message_bytes),
             "signalling.max_message_bytes",
             1024,
             1024 * 1024,
         ),
         messages_per_second=_float(
-            signalling.get("messages_per_second", 20.0), "signalling.messages_per_second", 0.1
+            signalling.get("messages_per_second", d.messages_per_second),
+            "signalling.messages_per_second",
+            0.1,
         ),
-        message_burst=_int(signalling.get("message_burst", 40), "signalling.message_burst", 1),
+        message_burst=_int(
+            signalling.get("message_burst", d.message_burst), "signalling.message_burst", 1
+        ),
         heartbeat_seconds=_float(
-            signalling.get("heartbeat_seconds", 20.0), "signalling.heartbeat_seconds", 0.1
+            signalling.get("heartbeat_seconds", d.heartbeat_seconds),
+            "signalling.heartbeat_seconds",
+            0.1,
         ),
         lines=lines,
-        forwarding=_forwarding(media.get("forwarding", "packet")),
+        forwarding=_forwarding(media.get("forwarding", d.forwarding)),
         ice=IcePolicy(
             servers=tuple(_ice_server(s) for s in ice.get("servers", [])),
             host_addresses=tuple(str(a) for a in ice.get("host_addresses", [])),

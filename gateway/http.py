@@ -37,9 +37,9 @@ def web_root() -> Path:
     return Path(str(resources.files("web")))
 
 
-def _page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def _page(path: Path) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.StreamResponse:
-        response = web.FileResponse(web_root() / name)
+        response = web.FileResponse(path)
         response.headers["Cache-Control"] = "no-cache"
         return response
 
@@ -122,8 +122,9 @@ async def security_headers(
 
 
 def add_routes(app: web.Application) -> None:
+    root = web_root()
     for path, page in PAGES.items():
-        app.router.add_get(path, _page(page))
+        app.router.add_get(path, _page(root / page))
     app.router.add_get("/api/lines", list_lines)
     app.router.add_get("/api/lines/{line_id}", get_line)
     app.router.add_post("/api/staff/signin", auth.signin)
@@ -134,5 +135,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/readyz", readyz)
     for folder in STATIC_FOLDERS:
         app.router.add_static(
-            f"/static/{folder}/", web_root() / folder, show_index=False, follow_symlinks=False
+            f"/static/{folder}/", root / folder, show_index=False, follow_symlinks=False
         )

@@ -35,7 +35,7 @@ from aiortc.rtp import (
     unpack_remb_fci,
 )
 
-from media.rtp import header_length, one_byte_extensions
+from media.rtp import find_one_byte_extension, header_length
 from media.sdp import Section, parse_sections
 
 if TYPE_CHECKING:
@@ -156,8 +156,7 @@ class InboundStream:
         if length < 0 or len(data) < length + 2 or self.origin_ssrc is None:
             return
         original = bytearray(data[:12])
-        original[0] &= 0xEF  # extensions are rebuilt per leg anyway
-        original[0] &= 0xF0  # and CSRCs dropped
+        original[0] &= 0xE0  # no extensions (rebuilt per leg anyway), no CSRCs
         original[1] = (data[1] & 0x80) | base_payload_type
         original[2:4] = data[length : length + 2]
         original[8:12] = self.origin_ssrc.to_bytes(4, "big")
@@ -214,7 +213,8 @@ class _Leg:
     abs_send_time_id: int | None
     extension_head: bytes = b""
     plain_tail: bytes = b""
-    _level_lengths: tuple[bytes, bytes] = (b"", b"")
+    level_head: bytes = b""
+    level_pad: bytes = b""
 
     def __post_init__(self) -> None:
         """Precompute the one-byte extension block: mid, abs-send-time, audio level.
@@ -234,14 +234,12 @@ class _Leg:
         words_plain = (plain + 3) // 4
         words_level = (with_level + 3) // 4
         self.extension_head = b"\xbe\xde" + words_plain.to_bytes(2, "big") + head
-        self._level_lengths = (
-            b"\xbe\xde" + words_level.to_bytes(2, "big") + head,
-            b"\0" * (-with_level % 4),
-        )
+        self.level_head = b"\xbe\xde" + words_level.to_bytes(2, "big") + head
+        self.level_pad = b"\0" * (-with_level % 4)
 
     def level_tail(self, level: int) -> bytes:
         """The block's end when an audio level is carried (its head's length differs)."""
-        return bytes([(self.audio_level_id or 0) << 4, level]) + self._level_lengths[1]
+        return bytes([(self.audio_level_id or 0) << 4, level]) + self.level_pad
 
 
 class OutboundStream:
@@ -257,12 +255,11 @@ class OutboundStream:
         self._history: list[bytes | None] = [None] * HISTORY_SIZE
         self._leg: _Leg | None = None
         self._leg_for = -1
-        self._origin_payload_types: dict[int, str] = {}
-        self._origin_ids: dict[int, str] = {}
         self._origin_level_id = 0
         self._pt_map: dict[int, int] = {}
         self._origin_for = -1
         self._last_seq: int | None = None
+        self._pending_resync = False
         self._rtx_seq = random.getrandbits(16)
         self._target: tuple[Any, Any, Any] | None = None
         self.packets = 0
@@ -280,8 +277,6 @@ class OutboundStream:
         if self._last_seq is not None:
             self._pending_resync = True
 
-    _pending_resync = False
-
     def send(self, data: bytes, length: int, sequence: int, timestamp: int) -> None:
         """Rewrite one origin packet for this leg and send it (the hot path)."""
         leg = self._leg
@@ -291,12 +286,7 @@ class OutboundStream:
         if leg is None or source is None:
             return
         if source.negotiation.version != self._origin_for:
-            self._origin_params()
-            self._pt_map = {
-                pt: leg.payload_types[codec]
-                for pt, codec in self._origin_payload_types.items()
-                if codec in leg.payload_types
-            }
+            self._map_origin(source, leg)
         payload_type = self._pt_map.get(data[1] & 0x7F)
         if payload_type is None:
             return
@@ -308,10 +298,10 @@ class OutboundStream:
         now = time.time() + NTP_EPOCH_OFFSET
         level = -1
         if leg.audio_level_id and self._origin_level_id and data[0] & 0x10:
-            level = _find_one_byte_extension(data, self._origin_level_id)
+            level = find_one_byte_extension(data, self._origin_level_id)
         if leg.extension_head:
             if level >= 0 and leg.audio_level_id:
-                head, tail = leg._level_lengths[0], leg.level_tail(level)
+                head, tail = leg.level_head, leg.level_tail(level)
             else:
                 head, tail = leg.extension_head, leg.plain_tail
             fixed = _FIXED_HEADER.pack(
@@ -346,34 +336,23 @@ class OutboundStream:
         except Exception:  # the transport went away: look it up again next time
             self._target = None
 
-    def _origin_extension(self, data: bytes, uri: str) -> bytes | None:
-        ids = self._origin_ids
-        for ext_id, value in one_byte_extensions(data).items():
-            if ids.get(ext_id) == uri:
-                return value
-        return None
-
-    def _origin_params(self) -> dict[int, str]:
-        source = self.source
-        if source is None:
-            return {}
+    def _map_origin(self, source: InboundStream, leg: _Leg) -> None:
+        """Map the origin's payload types to this leg's, and find its audio-level id."""
         negotiation = source.negotiation
-        if negotiation.version == self._origin_for:
-            return self._origin_payload_types
         self._origin_for = negotiation.version
-        remote = negotiation.remote_sdp
-        self._origin_payload_types = {}
-        self._origin_ids = {}
-        if remote is None:
-            return {}
-        section = section_for(remote, source.mid)
-        if section is not None:
-            self._origin_payload_types = {
-                pt: codec_name(key) for key, pt in section.codecs.items() if "#" not in key
-            }
-            self._origin_ids = {ext_id: uri for uri, ext_id in section.extensions.items()}
-            self._origin_level_id = section.extensions.get(URI_AUDIO_LEVEL, 0)
-        return self._origin_payload_types
+        self._pt_map = {}
+        self._origin_level_id = 0
+        if negotiation.remote_sdp is None:
+            return
+        section = section_for(negotiation.remote_sdp, source.mid)
+        if section is None:
+            return
+        self._pt_map = {
+            pt: leg.payload_types[codec_name(key)]
+            for key, pt in section.codecs.items()
+            if "#" not in key and codec_name(key) in leg.payload_types
+        }
+        self._origin_level_id = section.extensions.get(URI_AUDIO_LEVEL, 0)
 
     def _resolve(self) -> _Leg | None:
         """Read this leg's SSRC, payload types and extension ids from its descriptions."""
@@ -381,6 +360,7 @@ class OutboundStream:
         self._leg_for = self._negotiation.version
         self._leg = None
         self._target = None
+        self._origin_for = -1  # the payload-type map depends on this leg too
         transceiver = self._transceiver
         if remote is None or transceiver is None:
             return None
@@ -466,26 +446,6 @@ class OutboundStream:
             await self.source.request_retransmission(missing)
 
 
-def _find_one_byte_extension(data: bytes, ext_id: int) -> int:
-    """The first byte of one-byte extension ``ext_id`` in a packet, or -1."""
-    start = 12 + 4 * (data[0] & 0x0F)
-    if data[start : start + 2] != b"\xbe\xde":
-        return -1
-    end = start + 4 + 4 * ((data[start + 2] << 8) | data[start + 3])
-    pos = start + 4
-    while pos < end:
-        byte = data[pos]
-        if byte == 0:
-            pos += 1
-            continue
-        if byte >> 4 == ext_id:
-            return data[pos + 1] if pos + 1 < len(data) else -1
-        if byte >> 4 == 15:
-            return -1
-        pos += 2 + (byte & 0x0F)
-    return -1
-
-
 def _send_target(transport: Any) -> tuple[Any, Any, Any] | None:
     """SRTP protect, socket send and address of a connected transport's nominated pair."""
     if transport._state is not _CONNECTED:
@@ -502,15 +462,9 @@ def send_protected(transport: Any, packet: bytes) -> bool:
     Skips aiortc's asynchronous send chain: the SRTP session and the nominated ICE pair's
     socket are used directly (``RTCDtlsTransport._tx_srtp``, aioice ``_nominated``).
     """
-    if transport._state is not _CONNECTED:
+    target = _send_target(transport)
+    if target is None:
         return False
-    pair = transport.transport._connection._nominated.get(1)
-    if pair is None:
-        return False
-    pair.protocol.transport.sendto(transport._tx_srtp.protect(packet), pair.remote_addr)
+    protect, sendto, address = target
+    sendto(protect(packet), address)
     return True
-
-
-def _ntp_now() -> int:
-    now = time.time() + NTP_EPOCH_OFFSET
-    return (int(now) << 32) | int((now % 1) * (1 << 32))

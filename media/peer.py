@@ -118,10 +118,6 @@ class MediaPeer:
         return self._pc
 
     @property
-    def connection_state(self) -> str:
-        return self._connection_state
-
-    @property
     def closed(self) -> bool:
         return self._closed
 
@@ -248,13 +244,6 @@ class MediaPeer:
         self._destinations.clear()
         self._inbound_by_pt.clear()
         await self._pc.close()
-
-    async def get_stats(self) -> dict[str, Any]:
-        """aiortc's statistics report as a plain dict (counts only, no addresses)."""
-        if self._closed:
-            return {}
-        report = await self._pc.getStats()
-        return dict(report.items())
 
     def _check_open(self) -> None:
         if self._closed:

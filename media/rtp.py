@@ -3,17 +3,9 @@ header extensions). No per-packet objects beyond the output buffer."""
 
 from __future__ import annotations
 
-import time
 from typing import Final
 
-RTP_VERSION_BITS: Final = 0x80
 ONE_BYTE_PROFILE: Final = b"\xbe\xde"
-NTP_EPOCH_OFFSET: Final = 2208988800
-
-
-def is_rtp(data: bytes) -> bool:
-    """RTP rather than RTCP (RFC 5761 demultiplexing by payload type)."""
-    return len(data) >= 12 and not (192 <= data[1] <= 223)
 
 
 def header_length(data: bytes) -> int:
@@ -49,18 +41,21 @@ def one_byte_extensions(data: bytes) -> dict[int, bytes]:
     return found
 
 
-def build_extensions(elements: list[tuple[int, bytes]]) -> bytes:
-    """A one-byte header extension block (with its 4-byte header), padded to 32 bits."""
-    body = bytearray()
-    for ext_id, value in elements:
-        body.append((ext_id << 4) | (len(value) - 1))
-        body += value
-    while len(body) % 4:
-        body.append(0)
-    return ONE_BYTE_PROFILE + (len(body) // 4).to_bytes(2, "big") + bytes(body)
-
-
-def abs_send_time() -> bytes:
-    """The abs-send-time extension value for now: 6.18 fixed-point seconds, 24 bits."""
-    ntp = time.time() + NTP_EPOCH_OFFSET
-    return ((int(ntp * (1 << 18))) & 0xFFFFFF).to_bytes(3, "big")
+def find_one_byte_extension(data: bytes, ext_id: int) -> int:
+    """The first value byte of one-byte extension ``ext_id``, or -1 (the hot-path lookup)."""
+    start = 12 + 4 * (data[0] & 0x0F)
+    if data[start : start + 2] != ONE_BYTE_PROFILE:
+        return -1
+    end = start + 4 + 4 * ((data[start + 2] << 8) | data[start + 3])
+    pos = start + 4
+    while pos < end:
+        byte = data[pos]
+        if byte == 0:
+            pos += 1
+            continue
+        if byte >> 4 == ext_id:
+            return data[pos + 1] if pos + 1 < len(data) else -1
+        if byte >> 4 == 15:
+            return -1
+        pos += 2 + (byte & 0x0F)
+    return -1

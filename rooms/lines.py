@@ -38,6 +38,10 @@ class ServiceLine:
     max_queue: int
     default_handle_seconds: int
 
+    def talk_seconds(self, measured: float | None) -> float:
+        """The typical call length: the measured mean when there is one, else as configured."""
+        return measured if measured is not None else float(self.default_handle_seconds)
+
     def name(self, lang: str) -> str:
         """Name in `lang`, falling back to fi, en, then any language (the id if none)."""
         return _pick(self.names, lang) or self.id

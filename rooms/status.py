@@ -76,7 +76,7 @@ def line_status(
     the line is not accepting.
     """
     is_open = line.hours.is_open(now)
-    mean = float(line.default_handle_seconds) if mean_talk_seconds is None else mean_talk_seconds
+    mean = line.talk_seconds(mean_talk_seconds)
     next_at = None if is_open else line.hours.next_opening(now)
     return LineStatus(
         id=line.id,

@@ -355,11 +355,7 @@ class CallCenter:
 
     async def _estimate(self, line: ServiceLine, position: int) -> int:
         mean = await self._store.stats.mean_talk_time(line.id)
-        return estimate_wait_seconds(
-            position,
-            mean if mean is not None else float(line.default_handle_seconds),
-            self._staff_online(line.id),
-        )
+        return estimate_wait_seconds(position, line.talk_seconds(mean), self._staff_online(line.id))
 
     async def _publish_lines(self, line_ids: list[str]) -> None:
         for line_id in line_ids:
@@ -369,18 +365,20 @@ class CallCenter:
         """Tell queued callers their place and watchers the line's status, if changed."""
         line = self._lines[line_id]
         tickets = await self._store.queues.tickets(line_id)
+        mean = await self._store.stats.mean_talk_time(line_id)
+        staff_online = self._staff_online(line_id)
         for index, ticket in enumerate(tickets, start=1):
             session = self._tickets.get(ticket)
             if session is None or session.queue_place is None:
                 continue
-            estimate = await self._estimate(line, index)
+            estimate = estimate_wait_seconds(index, line.talk_seconds(mean), staff_online)
             place = session.queue_place
             if place.last_position != index or place.last_estimate != estimate:
                 place.last_position, place.last_estimate = index, estimate
                 session.send_event(
                     "queue.update", line=line_id, position=index, estimatedWaitSeconds=estimate
                 )
-        status = await self.status(line_id)
+        status = line_status(line, self._clock.now(), len(tickets), staff_online, mean)
         if self._last_status.get(line_id) != status:
             self._last_status[line_id] = status
             message = status.to_json()

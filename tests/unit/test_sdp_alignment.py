@@ -85,8 +85,8 @@ def test_rtx_follows_its_base_codec() -> None:
 
 
 def test_extension_block_layout() -> None:
-    from media.fastpath import _find_one_byte_extension, _Leg
-    from media.rtp import one_byte_extensions
+    from media.fastpath import _Leg
+    from media.rtp import find_one_byte_extension, one_byte_extensions
 
     leg = _Leg(
         sender=None,  # type: ignore[arg-type]
@@ -101,7 +101,7 @@ def test_extension_block_layout() -> None:
     )
     for head, tail, level in (
         (leg.extension_head, leg.plain_tail, None),
-        (leg._level_lengths[0], leg.level_tail(0x85), 0x85),
+        (leg.level_head, leg.level_tail(0x85), 0x85),
     ):
         packet = b"\x90\x6f\x00\x01" + b"\x00" * 8 + head + b"\x01\x02\x03" + tail + b"payload"
         found = one_byte_extensions(packet)
@@ -111,4 +111,4 @@ def test_extension_block_layout() -> None:
         assert packet.endswith(b"payload")
         assert packet[12 + 4 + 4 * int.from_bytes(packet[14:16], "big") :] == b"payload"
         if level is not None:
-            assert _find_one_byte_extension(packet, 1) == level
+            assert find_one_byte_extension(packet, 1) == level
