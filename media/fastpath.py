@@ -36,7 +36,7 @@ from aiortc.rtp import (
 )
 
 from media.rtp import find_one_byte_extension, header_length
-from media.sdp import Section, parse_sections
+from media.sdp import Section, match_codec, parse_sections
 
 if TYPE_CHECKING:
     from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
@@ -204,7 +204,7 @@ class _Leg:
 
     sender: RTCRtpSender
     ssrc: int
-    payload_types: dict[str, int]
+    payload_types: dict[str, int]  # codec key (media.sdp) -> payload type
     rtx_payload_types: dict[int, int]  # media payload type -> its RTX payload type
     rtx_ssrc: int
     mid: bytes
@@ -347,11 +347,10 @@ class OutboundStream:
         section = section_for(negotiation.remote_sdp, source.mid)
         if section is None:
             return
-        self._pt_map = {
-            pt: leg.payload_types[codec_name(key)]
-            for key, pt in section.codecs.items()
-            if "#" not in key and codec_name(key) in leg.payload_types
-        }
+        self._pt_map = {}
+        for key, pt in section.codecs.items():
+            if "#" not in key and (leg_pt := match_codec(key, leg.payload_types)) is not None:
+                self._pt_map[pt] = leg_pt
         self._origin_level_id = section.extensions.get(URI_AUDIO_LEVEL, 0)
 
     def _resolve(self) -> _Leg | None:
@@ -372,9 +371,7 @@ class OutboundStream:
         self._leg = _Leg(
             sender=sender,
             ssrc=sender._ssrc,
-            payload_types={
-                codec_name(key): pt for key, pt in section.codecs.items() if "#" not in key
-            },
+            payload_types={key: pt for key, pt in section.codecs.items() if "#" not in key},
             rtx_payload_types={
                 int(key.split("#apt=", 1)[1]): pt
                 for key, pt in section.codecs.items()

@@ -16,6 +16,7 @@ _RTPMAP = re.compile(r"^a=rtpmap:(\d+) (.+)$")
 _EXTMAP = re.compile(r"^a=extmap:(\d+)(/\S+)? (\S+)(.*)$")
 _PT_ATTR = re.compile(r"^a=(rtpmap|fmtp|rtcp-fb):(\d+|\*)(.*)$")
 _APT = re.compile(r"\bapt=(\d+)")
+_FMTP_PARAM = re.compile(r"([\w-]+)=([^;\s]+)")
 
 
 @dataclass
@@ -24,7 +25,8 @@ class Section:
 
     lines: list[str]
     mid: str | None = None
-    codecs: dict[str, int] = field(default_factory=dict)  # "opus/48000/2" -> pt
+    # "opus/48000/2" -> pt; H.264 variants keyed apart (see codec_family), RTX by its apt.
+    codecs: dict[str, int] = field(default_factory=dict)
     extensions: dict[str, int] = field(default_factory=dict)  # uri -> id
 
 
@@ -52,12 +54,38 @@ def parse_sections(sdp: str) -> tuple[list[str], list[Section]]:
 
 def _codec_key(rtpmap: str, section: Section, payload_type: str) -> str:
     name = rtpmap.strip().lower()
+    fmtp = next((line for line in section.lines if line.startswith(f"a=fmtp:{payload_type} ")), "")
     if name.startswith("rtx/"):
         # Several RTX entries share a name; tell them apart by what they retransmit.
-        for line in section.lines:
-            if line.startswith(f"a=fmtp:{payload_type} ") and (apt := _APT.search(line)):
-                return f"{name}#apt={apt.group(1)}"
+        if apt := _APT.search(fmtp):
+            return f"{name}#apt={apt.group(1)}"
+    elif name.startswith("h264/"):
+        # Browsers offer several H.264 variants under one name: a receiver decodes only
+        # what matches the packetization mode (and expects the profile it agreed to).
+        params = dict(_FMTP_PARAM.findall(fmtp.lower()))
+        mode = params.get("packetization-mode", "0")
+        profile = params.get("profile-level-id", "42001f")  # RFC 6184's default
+        return f"{name};packetization-mode={mode};profile-level-id={profile}"
     return name
+
+
+def codec_family(key: str) -> str:
+    """What must match for a stream to be sent under another codec entry.
+
+    The key itself, except that H.264 entries differing only in level match (the
+    profile-level-id's last byte): a decoder of a profile decodes its lower levels too.
+    """
+    if key.startswith("h264/") and ";profile-level-id=" in key:
+        return key[: key.index(";profile-level-id=") + len(";profile-level-id=") + 4]
+    return key
+
+
+def match_codec(key: str, offered: dict[str, int]) -> int | None:
+    """The payload type in ``offered`` for the codec ``key``: exactly, else by family."""
+    if key in offered:
+        return offered[key]
+    family = codec_family(key)
+    return next((pt for other, pt in offered.items() if codec_family(other) == family), None)
 
 
 def align_reoffer(offer: str, remote: str) -> str:

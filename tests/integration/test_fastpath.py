@@ -103,17 +103,18 @@ async def negotiate(client: RTCPeerConnection, peer: MediaPeer) -> None:
 
 
 @pytest.fixture
-async def setup() -> AsyncIterator[Setup]:
+async def setup(request: pytest.FixtureRequest) -> AsyncIterator[Setup]:
+    codec = getattr(request, "param", "VP8")
     sender_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     viewer_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     sender_peer = MediaPeer(POLICY, "sender", allow_video=True)
     viewer_peer = MediaPeer(POLICY, "viewer", allow_video=True)
     sender_pc.addTrack(ToneTrack(440))
     video_sender = sender_pc.addTrack(PatternTrack())
-    vp8 = [c for c in RTCRtpSender.getCapabilities("video").codecs if "VP8" in c.mimeType]
+    chosen = [c for c in RTCRtpSender.getCapabilities("video").codecs if codec in c.mimeType]
     for transceiver in sender_pc.getTransceivers():
         if transceiver.kind == "video":
-            transceiver.setCodecPreferences(vp8)
+            transceiver.setCodecPreferences(chosen)
     feedback: list[Any] = []
     original_feedback = video_sender._handle_rtcp_packet
 
@@ -251,6 +252,7 @@ async def test_nack_is_answered_from_history_or_passed_to_origin(setup: Setup) -
     )
 
 
+@pytest.mark.parametrize("setup", ["VP8", "H264"], indirect=True)
 async def test_keyframe_request_reaches_sender_and_picture_appears(setup: Setup) -> None:
     video_ssrc = gateway_ssrc(setup.viewer_peer, "video")
     await wait_until(lambda: len(setup.video_frames) > 5, timeout=15)

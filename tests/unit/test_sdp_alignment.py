@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from media.sdp import align_reoffer
+from media.sdp import align_reoffer, match_codec, parse_sections
 
 BROWSER_OFFER = "\r\n".join(
     [
@@ -112,3 +112,46 @@ def test_extension_block_layout() -> None:
         assert packet[12 + 4 + 4 * int.from_bytes(packet[14:16], "big") :] == b"payload"
         if level is not None:
             assert find_one_byte_extension(packet, 1) == level
+
+
+H264_SECTION = "\r\n".join(
+    [
+        "m=video 9 UDP/TLS/RTP/SAVPF 102 103 106 107 127",
+        "a=mid:1",
+        "a=rtpmap:102 H264/90000",
+        "a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f",
+        "a=rtpmap:103 rtx/90000",
+        "a=fmtp:103 apt=102",
+        "a=rtpmap:106 H264/90000",
+        "a=fmtp:106 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f",
+        "a=rtpmap:107 rtx/90000",
+        "a=fmtp:107 apt=106",
+        "a=rtpmap:127 H264/90000",
+        "a=fmtp:127 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d0032",
+        "",
+    ]
+)
+
+
+def test_h264_variants_are_kept_apart() -> None:
+    _, (section,) = parse_sections(H264_SECTION)
+    assert section.codecs == {
+        "h264/90000;packetization-mode=1;profile-level-id=42001f": 102,
+        "rtx/90000#apt=102": 103,
+        "h264/90000;packetization-mode=0;profile-level-id=42e01f": 106,
+        "rtx/90000#apt=106": 107,
+        "h264/90000;packetization-mode=1;profile-level-id=4d0032": 127,
+    }
+
+
+def test_codecs_match_exactly_or_by_profile_and_mode_across_levels() -> None:
+    _, (section,) = parse_sections(H264_SECTION)
+    offered = section.codecs
+    # Same profile and mode, another level: the viewer's entry of that family.
+    assert match_codec("h264/90000;packetization-mode=1;profile-level-id=42001e", offered) == 102
+    assert match_codec("h264/90000;packetization-mode=1;profile-level-id=4d001f", offered) == 127
+    # Another packetization mode or profile never matches.
+    assert match_codec("h264/90000;packetization-mode=0;profile-level-id=42001f", offered) is None
+    assert match_codec("h264/90000;packetization-mode=1;profile-level-id=64001f", offered) is None
+    assert match_codec("vp8/90000", offered) is None
+    assert match_codec("vp8/90000", {"vp8/90000": 96}) == 96
