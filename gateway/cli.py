@@ -134,6 +134,7 @@ async def drain(app: web.Application, seconds: float) -> None:
     """Stop taking new sessions and wait (up to ``seconds``) for calls in progress to end."""
     app[keys.LIFECYCLE].draining = True
     center = app[keys.CENTER]
+    center.draining = True
     logger.info("draining: %d call(s) in progress", center.active_calls)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds

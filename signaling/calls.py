@@ -89,6 +89,7 @@ class CallCenter:
         self._last_status: dict[str, LineStatus] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.counters = CallCenterCounters()
+        self.draining = False  # set when the node drains: no new queue places
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -162,6 +163,9 @@ class CallCenter:
         line = self.line(line_id)
         if session.queue_place is not None or session.call is not None:
             raise ProtocolError(ErrorCode.INVALID_STATE, "Already queued or in a call.")
+        if self.draining:
+            self.counters.queue_rejected += 1
+            raise ProtocolError(ErrorCode.DRAINING)
         now = self._clock.now()
         if not line.hours.is_open(now):
             self.counters.queue_rejected += 1

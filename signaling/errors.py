@@ -22,6 +22,7 @@ class ErrorCode(StrEnum):
     INVALID_STATE = "invalid_state"
     INVALID_SDP = "invalid_sdp"
     GLARE = "glare"
+    DRAINING = "draining"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -40,6 +41,7 @@ DEFAULT_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.INVALID_STATE: "Not possible in the current state.",
     ErrorCode.INVALID_SDP: "The session description could not be used.",
     ErrorCode.GLARE: "The gateway has an offer outstanding; answer it first.",
+    ErrorCode.DRAINING: "This node is shutting down; connect again.",
     ErrorCode.INTERNAL_ERROR: "The gateway failed to handle the request.",
 }
 

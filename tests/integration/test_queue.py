@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from gateway.cli import drain
 from rooms.clock import FakeClock
 from tests.support.client import RequestFailed
 from tests.support.gateway import RunningGateway, make_config, running_gateway
@@ -166,3 +167,20 @@ async def test_call_records_keep_only_line_and_times(gateway: RunningGateway) ->
     }
     await resident.close()
     await staff.close()
+
+
+async def test_draining_node_takes_no_new_queue_places(gateway: RunningGateway) -> None:
+    queued = await gateway.resident()
+    late = await gateway.resident()
+    staff = await gateway.staff(lines=("demo",))
+    await queued.request("queue.join", line="demo")
+    await drain(gateway.app, 0)  # no call in progress: returns at once
+    with pytest.raises(RequestFailed) as info:
+        await late.request("queue.join", line="demo")
+    assert info.value.code == "draining"
+    # Whoever already queued keeps the place, and a professional can still answer.
+    await staff.request("staff.answer_next", line="demo")
+    await queued.next_event("call.connected")
+    await staff.request("hangup")
+    for client in (queued, late, staff):
+        await client.close()

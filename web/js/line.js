@@ -300,7 +300,7 @@ async function startCall() {
   render();
 
   try {
-    const joined = await sig.request('queue.join', { line: lineId });
+    const joined = await joinQueue();
     state.position = joined.position;
     state.wait = joined.estimatedWaitSeconds;
   } catch (err) {
@@ -327,6 +327,19 @@ async function startCall() {
     await current.sendOffer();
   } catch (err) {
     if (media === current) abandonCall(errorCode(err, 'media_failed'));
+  }
+}
+
+// A node that is shutting down takes no new queue places: connect again (a load balancer
+// sends the new socket to a node that is not draining) and ask once more.
+async function joinQueue() {
+  try {
+    return await sig.request('queue.join', { line: lineId });
+  } catch (err) {
+    if (!err || err.code !== 'draining') throw err;
+    sig.close();
+    await connectSocket();
+    return sig.request('queue.join', { line: lineId });
   }
 }
 
