@@ -20,6 +20,7 @@ from pylibsrtp import Error as SrtpError
 
 from media.fastpath import InboundStream, Negotiation, OutboundStream, codec_name
 from media.ice import IcePolicy, pinned_host_addresses
+from media.receiver import receive_without_decoder
 from media.relay import DeferredTrack, new_relay
 from media.sdp import align_reoffer, parse_sections
 
@@ -282,6 +283,9 @@ class MediaPeer:
                 deferred.set_source(self._relay.subscribe(track))
             return
         for transceiver in self._pc.getTransceivers():
+            if transceiver.receiver.track is track:
+                # Emitted before aiortc starts the receiver: it starts without a decoder.
+                receive_without_decoder(transceiver.receiver)
             if transceiver.receiver.track is track and track.kind not in self._inbound:
                 stream = InboundStream(
                     track.kind, transceiver.receiver, self._negotiation, transceiver.mid

@@ -31,12 +31,21 @@ async def connect_call(gateway: RunningGateway) -> tuple[Caller, Caller]:
 
 
 async def test_both_sides_hear_each_other(gateway: RunningGateway) -> None:
+    threads_before = {t.ident for t in threading.enumerate()}
     resident, staff = await connect_call(gateway)
     try:
         await resident.wait_hears(STAFF_TONE)
         await staff.wait_hears(RESIDENT_TONE)
         assert resident.sink.rms() > 1000
         assert staff.sink.rms() > 1000
+        # The gateway forwards packets and decodes nothing: only the two test clients,
+        # which play what they hear, run a decoder thread.
+        decoders = [
+            t
+            for t in threading.enumerate()
+            if t.ident not in threads_before and t.name.endswith("-decoder")
+        ]
+        assert len(decoders) == 2
     finally:
         await resident.stop_media()
         await staff.stop_media()
