@@ -21,7 +21,16 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import VIDEO_CLOCK_RATE, VIDEO_PTIME
-from aiortc.rtp import RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtcpSrPacket,
+    unpack_remb_fci,
+)
 
 from media.fastpath import InboundStream
 from media.ice import IcePolicy, pinned_host_addresses
@@ -268,3 +277,68 @@ async def test_keyframe_request_reaches_sender_and_picture_appears(setup: Setup)
     )
     shown = len(setup.video_frames)
     await wait_until(lambda: len(setup.video_frames) > shown + 5)
+
+
+def record_rtcp(endpoint: Any, into: list[Any], method: str = "_handle_rtcp_packet") -> None:
+    """Keep what ``endpoint`` (an aiortc sender or receiver) handles or sends."""
+    original = getattr(endpoint, method)
+
+    async def record(packet: Any) -> None:
+        into.append(packet)
+        await original(packet)
+
+    setattr(endpoint, method, record)
+
+
+async def test_reports_and_bandwidth_feedback_are_kept_per_leg(setup: Setup) -> None:
+    audio_ssrc = gateway_ssrc(setup.viewer_peer, "audio")
+    origin_sender = next(t.sender for t in setup.sender_pc.getTransceivers() if t.kind == "audio")
+    viewer_audio = next(t.receiver for t in setup.viewer_pc.getTransceivers() if t.kind == "audio")
+    viewer_video = next(t.receiver for t in setup.viewer_pc.getTransceivers() if t.kind == "video")
+    to_viewer: list[Any] = []
+    to_origin: list[Any] = []
+    remb_sent: list[Any] = []
+    record_rtcp(viewer_audio, to_viewer)
+    record_rtcp(origin_sender, to_origin)
+    record_rtcp(viewer_video, remb_sent, "_send_rtcp")
+
+    def sender_report() -> RtcpSrPacket | None:
+        return next((p for p in to_viewer if isinstance(p, RtcpSrPacket)), None)
+
+    # The viewer's leg: sender reports under the gateway's SSRC, counting what it forwarded.
+    await wait_until(lambda: sender_report() is not None, timeout=5)
+    report = sender_report()
+    assert report is not None and report.ssrc == audio_ssrc
+    received = len(setup.viewer_capture.of(audio_ssrc))
+    assert 20 < report.sender_info.packet_count <= received + 5
+
+    # The origin's leg: receiver reports about the origin's own stream, from the path.
+    def origin_report() -> Any:
+        for packet in to_origin:
+            if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+                for block in packet.reports:
+                    if block.ssrc == origin_sender._ssrc:
+                        return block
+        return None
+
+    await wait_until(lambda: origin_report() is not None, timeout=5)
+    block = origin_report()
+    assert block.highest_sequence > 20 and block.packets_lost == 0
+
+    # Bandwidth feedback: the viewer's REMB reaches the origin, about the origin's SSRC.
+    def remb(packets: list[Any]) -> list[tuple[int, list[int]]]:
+        return [
+            unpack_remb_fci(p.fci)
+            for p in packets
+            if isinstance(p, RtcpPsfbPacket) and p.fmt == RTCP_PSFB_APP
+        ]
+
+    video_origin = inbound(setup.sender_peer, "video").origin_ssrc
+    await wait_until(lambda: bool(remb(remb_sent)), timeout=5)
+    await wait_until(
+        lambda: any(
+            bitrate in {b for b, _ in remb(remb_sent)} and ssrcs == [video_origin]
+            for bitrate, ssrcs in remb(setup.sender_feedback)
+        ),
+        timeout=5,
+    )
