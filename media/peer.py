@@ -276,6 +276,8 @@ class MediaPeer:
             self._outbound.append((track, stream))
 
     def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind == "video" and not self._allow_video:
+            return  # declined (see _restrict_transceivers): nothing of it is taken or routed
         if self._forwarding == "relay":
             if self._relay is None:
                 self._relay = new_relay()

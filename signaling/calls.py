@@ -101,6 +101,10 @@ class CallCenter:
     def active_calls(self) -> int:
         return len(self._calls)
 
+    def calls(self) -> list[ActiveCall]:
+        """The calls in progress on this node."""
+        return list(self._calls.values())
+
     @property
     def queued(self) -> int:
         return len(self._tickets)

@@ -11,17 +11,20 @@ from aiortc import RTCPeerConnection
 
 from tests.support.client import Caller
 from tests.support.gateway import RunningGateway, make_config, running_gateway
+from tests.support.video import PatternTrack
 
 RESIDENT_TONE = 440.0
 STAFF_TONE = 1000.0
 
 
-async def connect_call(gateway: RunningGateway) -> tuple[Caller, Caller]:
-    resident = Caller(await gateway.resident(), RESIDENT_TONE)
+async def connect_call(gateway: RunningGateway, cameras: bool = False) -> tuple[Caller, Caller]:
+    resident = Caller(await gateway.resident(), RESIDENT_TONE, PatternTrack() if cameras else None)
     joined = await resident.signal.request("queue.join", line="demo")
     assert joined["position"] == 1
     await resident.start_media()
-    staff = Caller(await gateway.staff(lines=("demo",)), STAFF_TONE)
+    staff = Caller(
+        await gateway.staff(lines=("demo",)), STAFF_TONE, PatternTrack() if cameras else None
+    )
     answered = await staff.signal.request("staff.answer_next", line="demo")
     assert answered["line"] == "demo"
     await staff.start_media()
@@ -51,6 +54,27 @@ async def test_both_sides_hear_each_other(gateway: RunningGateway) -> None:
         await staff.stop_media()
         await resident.signal.close()
         await staff.signal.close()
+
+
+async def test_video_offered_by_either_side_is_declined(gateway: RunningGateway) -> None:
+    """Video needs identification and consent (not part of a voice call): the gateway
+    declines the cameras both clients offer, so no picture is received or forwarded."""
+    resident, staff = await connect_call(gateway, cameras=True)
+    try:
+        await resident.wait_hears(STAFF_TONE)
+        await staff.wait_hears(RESIDENT_TONE)
+        for caller in (resident, staff):
+            assert caller.pc is not None
+            video = [t for t in caller.pc.getTransceivers() if t.kind == "video"]
+            assert [t.currentDirection for t in video] == ["inactive"]
+            assert caller.video_received == []
+        (call,) = gateway.center.calls()
+        for session in call.participants():
+            assert session.peer is not None and session.peer.inbound("video") is None
+    finally:
+        for caller in (resident, staff):
+            await caller.stop_media()
+            await caller.signal.close()
 
 
 async def test_relay_baseline_also_carries_audio() -> None:

@@ -9,7 +9,12 @@ import json
 from typing import Any
 
 import aiohttp
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 
 from media.ice import pinned_host_addresses
 from tests.support.audio import AudioSink, ToneTrack
@@ -120,10 +125,14 @@ class SignalClient:
 class Caller:
     """A participant with a tone 'microphone' and a sink for what it hears."""
 
-    def __init__(self, signal: SignalClient, frequency: float) -> None:
+    def __init__(
+        self, signal: SignalClient, frequency: float, camera: MediaStreamTrack | None = None
+    ) -> None:
         self.signal = signal
         self.tone = ToneTrack(frequency)
+        self.camera = camera
         self.sink = AudioSink()
+        self.video_received: list[MediaStreamTrack] = []
         self.pc: RTCPeerConnection | None = None
         self._offers: asyncio.Task[None] | None = None
 
@@ -133,10 +142,15 @@ class Caller:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pc = pc
         pc.addTrack(self.tone)
+        if self.camera is not None:
+            pc.addTrack(self.camera)
 
         @pc.on("track")
         def on_track(track: Any) -> None:
-            self.sink.consume(track)
+            if track.kind == "video":
+                self.video_received.append(track)
+            else:
+                self.sink.consume(track)
 
         with pinned_host_addresses(LOOPBACK):
             await pc.setLocalDescription(await pc.createOffer())
