@@ -71,7 +71,7 @@ def _pin_generator() -> str:
 
 def _budget(args: argparse.Namespace, runs: int) -> float:
     """An upper bound for the whole run: every loop in it is bounded too."""
-    budget: float = runs * (args.seconds + args.warmup + 150) + args.churn * 3 + args.video + 180
+    budget: float = runs * (args.seconds + args.warmup + 150) + args.churn * 3 + args.video + 240
     return budget
 
 

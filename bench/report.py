@@ -109,11 +109,19 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [
             "",
             f"Churn: {churn['calls_completed']} of {churn['calls_requested']} calls set up and "
-            f"torn down in {churn['seconds']} s ({churn['error_count']} errors); gateway RSS "
-            f"{churn['rss_before_mib']} MiB before, {churn['rss_after_warmup_mib']} MiB after "
-            f"{churn['warmup_calls']} calls, {churn['rss_after_mib']} MiB after all, "
-            f"{churn['rss_after_idle_mib']} MiB after {churn['idle_seconds']} s idle "
-            f"({_fmt(churn['growth_kib_per_call_after_warmup'], 2)} KiB per call after warm-up); "
+            f"torn down in {churn['rounds']} rounds, {churn['seconds']} s "
+            f"({churn['error_count']} errors). Gateway RSS {churn['rss_before_mib']} MiB before "
+            f"any call, peak {churn['rss_peak_mib']} MiB; idle "
+            f"({churn['idle_seconds']:g} s) after each round: "
+            + ", ".join(
+                f"{mib} MiB ({calls} calls)"
+                for mib, calls in zip(
+                    churn["rss_idle_after_round_mib"], churn["calls_after_round"], strict=True
+                )
+            )
+            + f". Warm-up (first round) {churn['warmup_mib']} MiB; after it "
+            f"{churn['growth_after_warmup_mib']:+} MiB over the later rounds "
+            f"({_fmt(churn['growth_kib_per_call_after_warmup'], 2)} KiB per call); "
             f"join p50/p95 {_fmt(churn['join_p50_ms'], 0)} / {_fmt(churn['join_p95_ms'], 0)} ms.",
         ]
     video = results.get("video")

@@ -281,9 +281,19 @@ async def steady(
 
 
 async def churn(
-    total: int, cycle: Sequence[bytes], concurrency: int = 4, idle_seconds: float = 10.0
+    total: int,
+    cycle: Sequence[bytes],
+    concurrency: int = 4,
+    rounds: int = 5,
+    idle_seconds: float = 8.0,
 ) -> dict[str, Any]:
-    """Set up and tear down ``total`` calls, ``concurrency`` at a time; gateway RSS over it."""
+    """Set up and tear down ``total`` calls in ``rounds`` rounds; gateway RSS when idle.
+
+    Calls run ``concurrency`` at a time. After each round every call has ended and the
+    gateway idles ``idle_seconds`` (it hands freed memory back when no call runs), then
+    its RSS is read. The first round is the warm-up (imports, caches and pools a first
+    call fills); a leak shows as idle RSS still growing over the later rounds.
+    """
     gateway = GatewayProcess("packet")
     await gateway.start()
     try:
@@ -295,47 +305,53 @@ async def churn(
         done = 0
         errors: list[str] = []
         joins: list[float] = []
-        warm = min(50, total // 5)
-        rss_warm = 0
+        rss_peak = rss_before
+        idle_after: list[int] = []
+        calls_after: list[int] = []
         started = time.monotonic()
+        per_round = max(1, total // rounds)
 
-        issued = 0
+        for index in range(rounds):
+            quota = per_round if index < rounds - 1 else total - per_round * (rounds - 1)
+            issued = 0
 
-        async def worker(index: int) -> None:
-            nonlocal done, rss_warm, issued
-            while issued < total:
-                issued += 1
-                try:
-                    call = await place_call(gateway, cycle, lock)
-                except Exception as exc:
-                    errors.append(describe(exc))
-                    continue
-                joins.append(call.join_seconds * 1000)
-                await call.hang_up()
-                done += 1
-                if done == warm:
-                    rss_warm = gateway.rss_kib()
+            async def worker(quota: int = quota) -> None:
+                nonlocal done, issued, rss_peak
+                while issued < quota:
+                    issued += 1
+                    try:
+                        call = await place_call(gateway, cycle, lock)
+                    except Exception as exc:
+                        errors.append(describe(exc))
+                        continue
+                    joins.append(call.join_seconds * 1000)
+                    rss_peak = max(rss_peak, gateway.rss_kib())
+                    await call.hang_up()
+                    done += 1
 
-        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            await asyncio.sleep(idle_seconds)
+            idle_after.append(gateway.rss_kib())
+            calls_after.append(done)
         elapsed = time.monotonic() - started
-        rss_after = gateway.rss_kib()
-        await asyncio.sleep(idle_seconds)
-        rss_idle = gateway.rss_kib()
-        growth = (rss_after - rss_warm) / max(1, done - warm) if rss_warm else None
+        later_calls = calls_after[-1] - calls_after[0]
+        growth = (idle_after[-1] - idle_after[0]) / later_calls if later_calls > 0 else None
         return {
             "calls_requested": total,
             "calls_completed": done,
             "errors": errors[:20],
             "error_count": len(errors),
             "seconds": round(elapsed, 1),
+            "rounds": rounds,
+            "idle_seconds": idle_seconds,
             "join_p50_ms": _round(percentile(joins, 50), 1),
             "join_p95_ms": _round(percentile(joins, 95), 1),
             "rss_before_mib": round(rss_before / 1024, 1),
-            "rss_after_warmup_mib": round(rss_warm / 1024, 1),
-            "warmup_calls": warm,
-            "rss_after_mib": round(rss_after / 1024, 1),
-            "rss_after_idle_mib": round(rss_idle / 1024, 1),
-            "idle_seconds": idle_seconds,
+            "rss_peak_mib": round(rss_peak / 1024, 1),
+            "calls_after_round": calls_after,
+            "rss_idle_after_round_mib": [round(v / 1024, 1) for v in idle_after],
+            "warmup_mib": round((idle_after[0] - rss_before) / 1024, 1),
+            "growth_after_warmup_mib": round((idle_after[-1] - idle_after[0]) / 1024, 1),
             "growth_kib_per_call_after_warmup": None if growth is None else round(growth, 2),
             "gateway_log_tail": gateway.log_tail() if errors else "",
         }
