@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -14,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
+from bench.janus import JANUS, setup_namespace_network
 from bench.payload import encode_cycle
+from bench.proc import REPO
 from bench.run import churn, steady
 from bench.video import measure_video
 from gateway.cli import run as run_loop
 
 GENERATOR_CORE = 1
-JANUS = Path("/usr/bin/janus")
 
 
 def _counts(text: str) -> list[int]:
@@ -45,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="N for the relay baseline (default: "
         "the --calls values up to 10; it needs about a fifth of a core per call)",
     )
+    run.add_argument(
+        "--janus-calls",
+        type=_counts,
+        default=None,
+        help="N for Janus's videocall plugin when /usr/bin/janus exists (default: --calls)",
+    )
     run.add_argument("--seconds", type=float, default=30.0, help="steady window per N")
     run.add_argument("--warmup", type=float, default=3.0, help="seconds before the window")
     run.add_argument("--direct", type=int, default=2, help="direct client pairs (reference)")
@@ -58,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", type=Path, default=Path("bench/results"))
     run.add_argument("--quick", action="store_true", help="a smoke run of about a minute")
+    # Internal: one Janus window, run by `run` inside a private network namespace.
+    leg = sub.add_parser("janus-leg")
+    leg.add_argument("--calls", type=int, required=True)
+    leg.add_argument("--seconds", type=float, required=True)
+    leg.add_argument("--warmup", type=float, required=True)
+    leg.add_argument("--direct", type=int, required=True)
+    leg.add_argument("--concurrency", type=int, required=True)
+    leg.add_argument("--json", type=Path, required=True)
     return parser
 
 
@@ -80,7 +98,11 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     relay_calls = args.relay_calls
     if relay_calls is None:
         relay_calls = [n for n in args.calls if n <= 10] or args.calls[:1]
+    janus_calls = (
+        (args.calls if args.janus_calls is None else args.janus_calls) if JANUS.exists() else []
+    )
     plan = [("packet", n) for n in args.calls] + [("relay", n) for n in relay_calls]
+    plan += [("janus", n) for n in janus_calls]
     results: dict[str, Any] = {
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
@@ -97,9 +119,12 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         started = time.monotonic()
         print(f"[bench] {forwarding} N={n} …", flush=True)
         try:
-            run = await steady(
-                forwarding, n, args.seconds, cycle, args.direct, args.concurrency, args.warmup
-            )
+            if forwarding == "janus":
+                run = await _janus_in_namespace(args, n)
+            else:
+                run = await steady(
+                    forwarding, n, args.seconds, cycle, args.direct, args.concurrency, args.warmup
+                )
         except Exception as exc:
             run = {"forwarding": forwarding, "calls_requested": n, "error": repr(exc)}
         results["runs"].append(run)
@@ -119,6 +144,49 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+async def _janus_in_namespace(args: argparse.Namespace, calls: int) -> dict[str, Any]:
+    """One Janus window in a private network namespace (``unshare --net``, needs root)."""
+    with tempfile.TemporaryDirectory(prefix="bench-janus-leg-") as folder:
+        out = Path(folder) / "result.json"
+        command = ["unshare", "--net", "--", sys.executable, "-m", "bench", "janus-leg"]
+        command += ["--calls", str(calls), "--seconds", str(args.seconds)]
+        command += ["--warmup", str(args.warmup), "--direct", str(args.direct)]
+        command += ["--concurrency", str(args.concurrency), "--json", str(out)]
+        proc = await asyncio.create_subprocess_exec(
+            *command, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
+        )
+        try:
+            output, _ = await asyncio.wait_for(proc.communicate(), args.seconds + 400)
+        except TimeoutError:
+            proc.kill()
+            raise
+        if proc.returncode != 0 or not out.exists():
+            tail = output.decode(errors="replace")[-500:]
+            raise RuntimeError(f"janus leg exited {proc.returncode}: {tail}")
+        result: dict[str, Any] = json.loads(out.read_text())
+        return result
+
+
+def _janus_leg(args: argparse.Namespace) -> int:
+    """Inside the namespace: its network, then one steady window through Janus."""
+    setup_namespace_network()
+    _pin_generator()
+    result = run_loop(
+        steady(
+            "janus",
+            args.calls,
+            args.seconds,
+            encode_cycle(),
+            args.direct,
+            args.concurrency,
+            args.warmup,
+        ),
+        "uvloop",
+    )
+    args.json.write_text(json.dumps(result))
+    return 0
+
+
 def _summary(run: dict[str, Any]) -> str:
     if "error" in run:
         return f"failed: {run['error']}"
@@ -135,14 +203,22 @@ def _summary(run: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "janus-leg":
+        return _janus_leg(args)
     if args.quick:
         args.calls, args.relay_calls = [2, 5], [2]
         args.seconds, args.warmup = 10.0, 2.0
         args.churn = args.churn or 20
         args.video = min(args.video, 10.0)
     args.pinned = _pin_generator()
-    args.janus = "installed (not driven by this version)" if JANUS.exists() else "not installed"
-    budget = _budget(args, len(args.calls) + len(args.relay_calls or args.calls))
+    if JANUS.exists():
+        args.janus = "videocall plugin, in a private network namespace"
+    else:
+        args.janus = "not installed"
+    runs = len(args.calls) + len(args.relay_calls or args.calls)
+    if JANUS.exists():
+        runs += len(args.calls if args.janus_calls is None else args.janus_calls)
+    budget = _budget(args, runs)
     try:
         # The generator runs on uvloop too: cheaper clients drive more calls unsaturated.
         results = run_loop(asyncio.wait_for(_run(args), budget), "uvloop")

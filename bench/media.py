@@ -137,9 +137,9 @@ def new_peer_connection() -> RTCPeerConnection:
     return RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
 
-async def set_local(pc: RTCPeerConnection, kind: str) -> str:
-    """Create and apply an offer or answer with host candidates on loopback only."""
-    with pinned_host_addresses(LOOPBACK):
+async def set_local(pc: RTCPeerConnection, kind: str, addresses: Sequence[str] = LOOPBACK) -> str:
+    """Create and apply an offer or answer with host candidates on ``addresses`` only."""
+    with pinned_host_addresses(addresses):
         description = await (pc.createOffer() if kind == "offer" else pc.createAnswer())
         await pc.setLocalDescription(description)
     return str(pc.localDescription.sdp)

@@ -17,34 +17,49 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else round(a / b, 4)
+
+
 def ratios(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """packet / relay at every N both were run at (lower is better for packet)."""
+    """packet against relay and against Janus, at every N both were run at.
+
+    ``cpu_per_call``, ``us_per_packet`` and ``latency_p50`` are packet ÷ relay (below 1:
+    packet forwarding is cheaper or faster); ``relay_cpu_per_call_over_packet`` and the
+    ``janus_…_over_packet`` figures say how many times the other costs more.
+    """
     relay = {r["calls_connected"]: r for r in runs if r["forwarding"] == "relay"}
+    janus = {r["calls_connected"]: r for r in runs if r["forwarding"] == "janus"}
     out: list[dict[str, Any]] = []
     for packet in runs:
-        if packet["forwarding"] != "packet":
+        calls = packet["calls_connected"]
+        if packet["forwarding"] != "packet" or not calls or calls not in relay | janus:
             continue
-        base = relay.get(packet["calls_connected"])
-        if base is None or not packet["calls_connected"]:
-            continue
-
-        def ratio(a: float | None, b: float | None) -> float | None:
-            return None if a is None or not b else round(a / b, 4)
-
-        out.append(
-            {
-                "calls": packet["calls_connected"],
-                "cpu_per_call": ratio(packet["cpu_percent_per_call"], base["cpu_percent_per_call"]),
-                "us_per_packet": ratio(packet["us_per_packet"], base["us_per_packet"]),
-                "latency_p50": ratio(
-                    packet["onset_latency"]["gateway_p50_ms"],
-                    base["onset_latency"]["gateway_p50_ms"],
-                ),
-                "relay_cpu_per_call_over_packet": ratio(
-                    base["cpu_percent_per_call"], packet["cpu_percent_per_call"]
-                ),
-            }
-        )
+        row: dict[str, Any] = {"calls": calls}
+        base = relay.get(calls)
+        if base is not None:
+            row["cpu_per_call"] = _ratio(
+                packet["cpu_percent_per_call"], base["cpu_percent_per_call"]
+            )
+            row["us_per_packet"] = _ratio(packet["us_per_packet"], base["us_per_packet"])
+            row["latency_p50"] = _ratio(
+                packet["onset_latency"]["gateway_p50_ms"], base["onset_latency"]["gateway_p50_ms"]
+            )
+            row["relay_cpu_per_call_over_packet"] = _ratio(
+                base["cpu_percent_per_call"], packet["cpu_percent_per_call"]
+            )
+        other = janus.get(calls)
+        if other is not None:
+            row["janus_cpu_per_call_over_packet"] = _ratio(
+                other["cpu_percent_per_call"], packet["cpu_percent_per_call"]
+            )
+            row["janus_us_per_packet_over_packet"] = _ratio(
+                other["us_per_packet"], packet["us_per_packet"]
+            )
+            row["janus_memory_per_call_over_packet"] = _ratio(
+                other["memory_per_call_mib"], packet["memory_per_call_mib"]
+            )
+        out.append(row)
     return out
 
 
@@ -94,15 +109,22 @@ def markdown(results: dict[str, Any]) -> str:
     if results["ratios"]:
         lines += [
             "",
-            "Ratios packet / relay at the same N (below 1: packet forwarding is cheaper/faster):",
+            "Ratios at the same N: packet ÷ relay (below 1: packet forwarding is cheaper or "
+            "faster), and how many times the relay and Janus cost more than packet forwarding:",
             "",
-            "| N | CPU per call | µs per packet | latency p50 (onset) | relay ÷ packet CPU/call |",
-            "|---|---|---|---|---|",
+            "| N | packet ÷ relay CPU per call | packet ÷ relay µs per packet "
+            "| packet ÷ relay latency p50 (onset) | relay ÷ packet CPU/call "
+            "| Janus ÷ packet CPU/call | Janus ÷ packet µs/pkt | Janus ÷ packet MiB/call |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for q in results["ratios"]:
             lines.append(
-                f"| {q['calls']} | {_fmt(q['cpu_per_call'], 3)} | {_fmt(q['us_per_packet'], 3)} "
-                f"| {_fmt(q['latency_p50'], 3)} | {_fmt(q['relay_cpu_per_call_over_packet'], 1)} |"
+                f"| {q['calls']} | {_fmt(q.get('cpu_per_call'), 3)} "
+                f"| {_fmt(q.get('us_per_packet'), 3)} | {_fmt(q.get('latency_p50'), 3)} "
+                f"| {_fmt(q.get('relay_cpu_per_call_over_packet'), 1)} "
+                f"| {_fmt(q.get('janus_cpu_per_call_over_packet'), 2)} "
+                f"| {_fmt(q.get('janus_us_per_packet_over_packet'), 2)} "
+                f"| {_fmt(q.get('janus_memory_per_call_over_packet'), 2)} |"
             )
     churn = results.get("churn")
     if churn:
@@ -144,7 +166,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, (cpu_axis, latency_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for forwarding, marker in (("packet", "o"), ("relay", "s")):
+    for forwarding, marker in (("packet", "o"), ("relay", "s"), ("janus", "^")):
         runs = [
             r for r in results["runs"] if r["forwarding"] == forwarding and r.get("calls_connected")
         ]
@@ -165,7 +187,9 @@ def chart(results: dict[str, Any], path: Path) -> None:
     latency_axis.set_ylabel("added one-way latency vs direct path, ms")
     latency_axis.legend()
     latency_axis.grid(alpha=0.3)
-    figure.suptitle("Tukilinja: packet forwarding vs MediaRelay baseline (gateway on one core)")
+    figure.suptitle(
+        "Tukilinja: packet forwarding vs MediaRelay baseline and Janus (server on one core)"
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from bench.calls import Call, DirectPair, describe, direct_pair, place_call
+from bench.janus import JanusCall, JanusProcess, place_janus_call
 from bench.media import ReceiveStats
 from bench.proc import GatewayProcess, core_busy_seconds, own_cpu_seconds
 
@@ -154,12 +155,17 @@ async def steady(
     concurrency: int = 4,
     warmup: float = 3.0,
 ) -> dict[str, Any]:
-    """N calls through a fresh gateway, plus direct pairs; one measured window."""
+    """N calls through a fresh gateway (or Janus), plus direct pairs; one measured window.
+
+    ``forwarding`` is the gateway's mode (``packet`` or ``relay``) or ``janus`` for Janus's
+    videocall plugin (run inside the network namespace of :mod:`bench.janus`).
+    """
     quiet = await wait_for_quiet()
-    gateway = GatewayProcess(forwarding)
+    janus = forwarding == "janus"
+    gateway = JanusProcess() if janus else GatewayProcess(forwarding)
     await gateway.start()
     result: dict[str, Any] = {"forwarding": forwarding, "calls_requested": calls, "quiet": quiet}
-    placed: list[Call] = []
+    placed: list[Call | JanusCall] = []
     pairs: list[DirectPair] = []
     try:
         await asyncio.sleep(1.0)
@@ -168,12 +174,14 @@ async def steady(
             direct_pairs, direct_pairs or 1, lambda _: direct_pair(cycle)
         )
         lock = asyncio.Lock()
+
+        async def place(index: int) -> Call | JanusCall:
+            if isinstance(gateway, JanusProcess):
+                return await place_janus_call(gateway, cycle, index)
+            return await place_call(gateway, cycle, lock, staff_name=f"Bench professional {index}")
+
         setup_started = time.monotonic()
-        placed, errors = await _bounded(
-            calls,
-            concurrency,
-            lambda i: place_call(gateway, cycle, lock, staff_name=f"Bench professional {i}"),
-        )
+        placed, errors = await _bounded(calls, concurrency, place)
         setup_seconds = time.monotonic() - setup_started
         await asyncio.sleep(warmup)
         gateway_stats = [e.stats for c in placed for e in c.endpoints]
@@ -225,7 +233,8 @@ async def steady(
         other_generator_core = busy.get(1, 0.0) - generator_cpu
         rss = max(rss_samples) if rss_samples else gateway.rss_kib()
         n = len(placed)
-        kind = "stamp" if forwarding == "packet" else "onset"
+        # Packet forwarding and Janus pass the payload as it is: its stamps survive.
+        kind = "onset" if forwarding == "relay" else "stamp"
         joins = [c.join_seconds * 1000 for c in placed]
         result.update(
             {
