@@ -185,6 +185,8 @@ def chart(results: dict[str, Any], path: Path) -> None:
     cpu_axis.grid(alpha=0.3)
     latency_axis.set_xlabel("concurrent one-to-one calls (N)")
     latency_axis.set_ylabel("added one-way latency vs direct path, ms")
+    # Relay latencies are tens to hundreds of ms, forwarding's tenths: linear near zero.
+    latency_axis.set_yscale("symlog", linthresh=1.0)
     latency_axis.legend()
     latency_axis.grid(alpha=0.3)
     figure.suptitle(
