@@ -19,7 +19,7 @@ from typing import Any
 from bench import report
 from bench.janus import JANUS, setup_namespace_network
 from bench.payload import encode_cycle
-from bench.proc import REPO
+from bench.proc import REPO, _die_with_parent
 from bench.run import churn, steady
 from bench.video import measure_video
 from gateway.cli import run as run_loop
@@ -152,8 +152,13 @@ async def _janus_in_namespace(args: argparse.Namespace, calls: int) -> dict[str,
         command += ["--calls", str(calls), "--seconds", str(args.seconds)]
         command += ["--warmup", str(args.warmup), "--direct", str(args.direct)]
         command += ["--concurrency", str(args.concurrency), "--json", str(out)]
+        # Killed with the bench (PR_SET_PDEATHSIG); Janus inside is killed with it in turn.
         proc = await asyncio.create_subprocess_exec(
-            *command, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
+            *command,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            preexec_fn=_die_with_parent,
         )
         try:
             output, _ = await asyncio.wait_for(proc.communicate(), args.seconds + 400)

@@ -7,9 +7,10 @@ name; the caller sends ``call`` with its offer, the callee answers ``incomingcal
 relays RTP as it is, so the stamps in the Opus padding survive and the same figures apply.
 
 Janus runs the way :class:`bench.proc.GatewayProcess` runs the gateway: pinned to one core
-by ``taskset``, bounded by ``timeout``, killed with the bench, its API on 127.0.0.1, with a
-configuration written to a temporary folder: only the HTTP transport and the videocall
-plugin, ICE on one link of a private network namespace, no STUN or TURN, no admin API.
+by ``taskset``, bounded by ``timeout``, killed with the bench (``setpriv --pdeathsig``), its
+API on 127.0.0.1, with a configuration written to a temporary folder: only the HTTP
+transport and the videocall plugin, ICE on one link of a private network namespace, no STUN
+or TURN, no admin API.
 """
 
 from __future__ import annotations
@@ -138,9 +139,11 @@ class JanusProcess(GatewayProcess):
         super().__init__("janus", core, max_seconds)
         self._folder = Path(tempfile.mkdtemp(prefix="bench-janus-"))
         config = write_config(self._folder, self.port, (20000, 40000))
+        # timeout … taskset -c CORE, then janus; setpriv gives Janus a parent-death signal
+        # of its own, so it also ends if ``timeout`` is killed (the bench's death kills that).
         taskset = self._command.index("taskset")
-        self._command = [*self._command[: taskset + 3], str(JANUS), "-F", str(self._folder)]
-        self._command += ["-C", str(config)]
+        self._command = [*self._command[: taskset + 3], "setpriv", "--pdeathsig", "KILL"]
+        self._command += [str(JANUS), "-F", str(self._folder), "-C", str(config)]
         self.log_path = Path(f"/tmp/bench-janus-{self.port}.log")
 
     @property

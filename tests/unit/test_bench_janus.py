@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,11 @@ import pytest
 
 from bench import report
 from bench.janus import (
+    JANUS,
     JANUS_ADDRESS,
     NAMESPACE_LINK,
     JanusError,
+    JanusProcess,
     plugin_event,
     write_config,
 )
@@ -30,6 +33,26 @@ def test_config_loads_only_http_and_videocall_on_the_namespace_link(tmp_path: Pa
     http = (tmp_path / "janus.transport.http.jcfg").read_text()
     assert 'ip = "127.0.0.1"' in http and "port = 18088" in http
     assert "admin_http = false" in http and "https = false" in http
+
+
+def test_janus_is_bounded_pinned_and_dies_with_its_parent() -> None:
+    janus = JanusProcess(core=0, max_seconds=90)
+    try:
+        command = janus._command
+        folder = str(janus._folder)
+    finally:
+        shutil.rmtree(janus._folder)
+    assert command[:6] == ["timeout", "--kill-after=5", "90", "taskset", "-c", "0"]
+    assert command[6:] == [
+        "setpriv",
+        "--pdeathsig",
+        "KILL",
+        str(JANUS),
+        "-F",
+        folder,
+        "-C",
+        f"{folder}/janus.jcfg",
+    ]
 
 
 def test_plugin_events_are_read_and_errors_raised() -> None:
