@@ -19,7 +19,7 @@ from typing import Any
 from bench import report
 from bench.janus import JANUS, setup_namespace_network
 from bench.payload import encode_cycle
-from bench.proc import REPO, _die_with_parent
+from bench.proc import REPO, die_with_parent
 from bench.run import churn, steady
 from bench.video import measure_video
 from gateway.cli import run as run_loop
@@ -158,7 +158,7 @@ async def _janus_in_namespace(args: argparse.Namespace, calls: int) -> dict[str,
             cwd=REPO,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         try:
             output, _ = await asyncio.wait_for(proc.communicate(), args.seconds + 400)

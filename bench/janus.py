@@ -139,11 +139,10 @@ class JanusProcess(GatewayProcess):
         super().__init__("janus", core, max_seconds)
         self._folder = Path(tempfile.mkdtemp(prefix="bench-janus-"))
         config = write_config(self._folder, self.port, (20000, 40000))
-        # timeout … taskset -c CORE, then janus; setpriv gives Janus a parent-death signal
-        # of its own, so it also ends if ``timeout`` is killed (the bench's death kills that).
-        taskset = self._command.index("taskset")
-        self._command = [*self._command[: taskset + 3], "setpriv", "--pdeathsig", "KILL"]
-        self._command += [str(JANUS), "-F", str(self._folder), "-C", str(config)]
+        # timeout … taskset -c CORE setpriv --pdeathsig KILL (as for the gateway), then janus.
+        setpriv = self._command.index("setpriv")
+        self._command = [*self._command[: setpriv + 3], str(JANUS), "-F", str(self._folder)]
+        self._command += ["-C", str(config)]
         self.log_path = Path(f"/tmp/bench-janus-{self.port}.log")
 
     @property

@@ -67,7 +67,7 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -106,6 +106,10 @@ class GatewayProcess:
             "taskset",
             "-c",
             str(core),
+            # Its own parent-death signal: it ends with ``timeout``, which ends with the bench.
+            "setpriv",
+            "--pdeathsig",
+            "KILL",
             sys.executable,
             "-m",
             *module,
@@ -127,7 +131,7 @@ class GatewayProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         log.close()
         return proc
@@ -149,7 +153,7 @@ class GatewayProcess:
         self.pid = self._python_pid()
 
     def _python_pid(self) -> int:
-        """The gateway's own pid: the child of ``timeout`` (taskset execs python)."""
+        """The gateway's own pid: the child of ``timeout`` (taskset and setpriv exec it)."""
         assert self._proc is not None
         children = Path(f"/proc/{self._proc.pid}/task/{self._proc.pid}/children")
         pids = children.read_text().split()
