@@ -133,7 +133,7 @@ def write_config(folder: Path, port: int, rtp_ports: tuple[int, int]) -> Path:
 
 
 class JanusProcess(GatewayProcess):
-    """``janus`` on core ``core``, a free port, loopback only, a temporary configuration."""
+    """``janus`` on core ``core``: its API on 127.0.0.1 at a free port, a temporary config."""
 
     def __init__(self, core: int = 0, max_seconds: float = 1800) -> None:
         super().__init__("janus", core, max_seconds)
