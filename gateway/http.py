@@ -17,6 +17,7 @@ PAGES: Final = {
     "/lines/{line_id}": "line.html",
     "/pro": "pro.html",
     "/pro/signin": "signin.html",
+    "/join": "join.html",
 }
 STATIC_FOLDERS: Final = ("css", "js", "i18n", "img")
 SECURITY_HEADERS: Final = {
