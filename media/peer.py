@@ -217,7 +217,7 @@ class MediaPeer:
             except Exception as exc:  # aiortc raises many types on bad SDP
                 raise NegotiationError(str(exc) or type(exc).__name__) from exc
             self._restrict_transceivers()
-            self._attach_pending()
+            self._attach_pending(answering=True)
             with pinned_host_addresses(self._policy.host_addresses):
                 answer = await self._pc.createAnswer()
                 await self._pc.setLocalDescription(answer)
@@ -293,9 +293,20 @@ class MediaPeer:
             ]
             transceiver.setCodecPreferences(codecs)
 
-    def _attach_pending(self) -> None:
+    def _attach_pending(self, answering: bool = False) -> None:
+        """Give pending streams their transceivers.
+
+        In an answer only the client's offered transceivers can carry them (one stream
+        each); the rest wait for the gateway's own offer (``needs_offer``).
+        """
         while self._pending:
-            track, stream = self._pending.pop(0)
+            track, stream = self._pending[0]
+            if answering and not any(
+                t.kind == track.kind and t.sender.track is None and t.direction != "inactive"
+                for t in self._pc.getTransceivers()
+            ):
+                break
+            self._pending.pop(0)
             sender = self._pc.addTrack(track)
             for transceiver in self._pc.getTransceivers():
                 if transceiver.sender is sender and stream is not None:
