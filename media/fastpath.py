@@ -201,10 +201,12 @@ class InboundStream:
         first = data[0]
         if first & 0x20:
             padding = data[-1]
-            if padding and length + padding <= len(data):
-                self.padding += 1
-            if not padding or length + 2 + padding >= len(data):
+            if not padding or length + padding > len(data):
                 self.dropped += 1
+                return
+            if length + 2 + padding >= len(data):  # a probe, or a retransmitted one
+                self.dropped += 1
+                self.padding += 1
                 return
         csrc_end = 12 + 4 * (first & 0x0F)
         original = bytearray(data[:csrc_end])
