@@ -267,7 +267,13 @@ def check_compat() -> None:
     and aioice only set once connected is checked by running the setter on a stand-in.
     Needs a running event loop (aiortc's constructors look for one).
     """
-    missing = _missing()
+    try:
+        missing = _missing()
+    except Exception as exc:  # the objects inspected changed shape beyond a missing name
+        raise CompatError(
+            f"the installed {installed_versions()} could not be inspected for what media "
+            f"forwarding relies on: {type(exc).__name__}: {exc}"
+        ) from exc
     if missing:
         raise CompatError(
             f"the installed {installed_versions()} lack what media forwarding relies on: "

@@ -146,8 +146,7 @@ class InboundStream:
 
     def on_packet(self, data: bytes) -> None:
         """Forward one decrypted RTP packet to every destination."""
-        size = len(data)
-        if size < 12:
+        if len(data) < 12:
             self.dropped += 1
             return
         first, _, sequence, timestamp, ssrc = _FIXED_HEADER.unpack_from(data)
@@ -157,16 +156,35 @@ class InboundStream:
             if length < 0:
                 self.dropped += 1
                 return
-        elif length > size:
+        elif length > len(data):
             self.dropped += 1
             return
-        padding_only = False
         if first & 0x20:
-            padding = data[-1]
-            if not padding or length + padding > size:
-                self.dropped += 1
-                return
-            padding_only = length + padding == size
+            self._on_padded(data, length, sequence, timestamp, ssrc)
+            return
+        if ssrc != self.origin_ssrc:
+            self._switch_origin(ssrc)
+        sample = self._sample
+        sample.sequence_number = sequence
+        sample.timestamp = timestamp
+        assert self._stats is not None
+        self._stats.add(sample)  # type: ignore[arg-type]
+        if self._shift:
+            sequence = self._compact(sequence)
+        self.packets += 1
+        self.bytes += len(data) - length
+        for destination in self.destinations:
+            destination.send(data, length, sequence, timestamp)
+
+    def _on_padded(
+        self, data: bytes, length: int, sequence: int, timestamp: int, ssrc: int
+    ) -> None:
+        """:meth:`on_packet` for a packet with the padding flag: drop it if padding only."""
+        padding = data[-1]
+        payload = len(data) - length - padding
+        if not padding or payload < 0:
+            self.dropped += 1
+            return
         if ssrc != self.origin_ssrc:
             self._switch_origin(ssrc)
         sample = self._sample
@@ -174,16 +192,16 @@ class InboundStream:
         sample.timestamp = timestamp
         stats = self._stats
         assert stats is not None
-        if padding_only:
-            newest = compat.highest_sequence(stats)
-            stats.add(sample)  # type: ignore[arg-type]
+        newest = compat.highest_sequence(stats)
+        # Counted as received either way: it is part of the origin's stream.
+        stats.add(sample)  # type: ignore[arg-type]
+        if not payload:
             self._drop_padding(sequence, newest)
             return
-        stats.add(sample)  # type: ignore[arg-type]
         if self._shift:
             sequence = self._compact(sequence)
         self.packets += 1
-        self.bytes += size - length
+        self.bytes += payload
         for destination in self.destinations:
             destination.send(data, length, sequence, timestamp)
 
@@ -412,17 +430,10 @@ class OutboundStream:
             fixed = _FIXED_HEADER.pack(
                 0x90 | kept, (data[1] & 0x80) | payload_type, out_seq, out_ts, leg.ssrc
             )
-            sent = int(now * 262144) & 0xFFFFFF  # abs-send-time: 6.18 fixed point
-            packet = b"".join(
-                (
-                    fixed,
-                    data[12 : 12 + 4 * (first & 0x0F)],
-                    head,
-                    sent.to_bytes(3, "big"),
-                    tail,
-                    data[length:],
-                )
-            )
+            sent = (int(now * 262144) & 0xFFFFFF).to_bytes(3, "big")  # abs-send-time, 6.18
+            if first & 0x0F:
+                fixed += data[12 : 12 + 4 * (first & 0x0F)]
+            packet = b"".join((fixed, head, sent, tail, data[length:]))
         else:
             fixed = _FIXED_HEADER.pack(
                 0x80 | kept, (data[1] & 0x80) | payload_type, out_seq, out_ts, leg.ssrc
@@ -626,20 +637,3 @@ def rtx_packet(packet: bytes, rtx_payload_type: int, rtx_seq: int, rtx_ssrc: int
     header[2:4] = rtx_seq.to_bytes(2, "big")
     header[8:12] = rtx_ssrc.to_bytes(4, "big")
     return bytes(header) + packet[2:4] + packet[length:]
-
-
-def send_protected(transport: Any, packet: bytes) -> bool:
-    """Protect and send one RTP packet at once on a connected DTLS transport.
-
-    Skips aiortc's asynchronous send chain: the SRTP session and the socket of the ICE pair
-    nominated now are used directly (looked up on every call, so it follows pair changes).
-    False when the transport is not connected; raises what SRTP or the socket raise.
-    """
-    protect = compat.srtp_protect(transport)
-    pair = compat.nominated_pairs(transport).get(1)
-    endpoint = compat.pair_endpoint(pair) if pair is not None else None
-    if protect is None or endpoint is None:
-        return False
-    sendto, address = endpoint
-    sendto(protect(packet), address)
-    return True

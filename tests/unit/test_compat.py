@@ -11,7 +11,7 @@ from typing import Any
 
 import aioice.ice
 import pytest
-from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 
 from gateway.app import create_app
@@ -102,3 +102,14 @@ def test_serve_prints_the_reason_and_exits_non_zero() -> None:
     assert "tukilinja: cannot start" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert "listening" not in result.stdout
+
+
+async def test_an_object_of_another_shape_is_reported_not_raised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def add_transceiver(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("transceivers work differently now")
+
+    monkeypatch.setattr(RTCPeerConnection, "addTransceiver", add_transceiver)
+    with pytest.raises(CompatError, match=r"could not be inspected.*TypeError"):
+        check_compat()
