@@ -411,6 +411,12 @@ class OutboundStream:
         if payload_type is None:
             self.dropped += 1
             return
+        target = self._target
+        if target is None or self._nominated.get(1) is not self._pair:
+            target = self._retarget(leg)
+            if target is None:
+                self.dropped += 1
+                return
         if self._pending_resync and self._last_seq is not None:
             self._seq_delta = (self._last_seq + 1 - sequence) & 0xFFFF
             self._pending_resync = False
@@ -444,6 +450,12 @@ class OutboundStream:
                 packet = fixed + data[length:]
         self._history[out_seq % HISTORY_SIZE] = packet
         self._last_seq = out_seq
+        protect, sendto, address = target
+        try:
+            sendto(protect(packet), address)
+        except Exception as exc:
+            self._send_failed(exc)
+            return
         payload_size = len(data) - length
         if first & 0x20:
             payload_size -= data[-1]  # report octets exclude padding (RFC 3550 6.4.1)
@@ -455,17 +467,6 @@ class OutboundStream:
         counters[SR_OCTET_COUNT] += payload_size
         counters[SR_RTP_TIMESTAMP] = out_ts
         counters[SR_NTP_TIMESTAMP] = (int(now) << 32) | int((now % 1) * 4294967296)
-        target = self._target
-        if target is None or self._nominated.get(1) is not self._pair:
-            target = self._retarget(leg)
-            if target is None:
-                self.dropped += 1
-                return
-        protect, sendto, address = target
-        try:
-            sendto(protect(packet), address)
-        except Exception as exc:
-            self._send_failed(exc)
 
     def _retarget(
         self, leg: _Leg

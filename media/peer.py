@@ -130,6 +130,7 @@ class MediaPeer:
         self._hooked_transports: set[int] = set()
         self._refused = 0  # datagrams the direct receive path dropped (SRTP or a bug)
         self._failure_logged = False
+        self._final_counters: MediaCounters | None = None
         self._closed = False
         self._connected = asyncio.Event()
         self._connection_state = "new"
@@ -171,7 +172,12 @@ class MediaPeer:
         return self._inbound.get(kind)
 
     def counters(self) -> MediaCounters:
-        """Totals of this connection's inbound and outbound streams (cheap: sums a few ints)."""
+        """Totals of this connection's inbound and outbound streams (cheap: sums a few ints).
+
+        After :meth:`close`, the totals as they were when it closed.
+        """
+        if self._final_counters is not None:
+            return self._final_counters
         inbound = list(self._inbound.values())
         outbound = [stream for _, stream in self._outbound if stream is not None]
         return MediaCounters(
@@ -266,6 +272,7 @@ class MediaPeer:
         """Release the peer connection, its streams and tasks (idempotent)."""
         if self._closed:
             return
+        self._final_counters = self.counters()
         self._closed = True
         self.on_failed = None
         for inbound in self._inbound.values():

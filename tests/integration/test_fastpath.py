@@ -421,3 +421,17 @@ async def test_media_arriving_on_a_new_pair_is_taken_by_the_direct_path(setup: S
     assert queued == []  # forwarded in the socket callback, not through aiortc's queue
     counters = setup.sender_peer.counters()
     assert counters.packets_in >= stream.packets and counters.dropped == 0
+
+
+async def test_counters_total_the_streams_and_outlive_close(setup: Setup) -> None:
+    audio_ssrc = gateway_ssrc(setup.viewer_peer, "audio")
+    await wait_until(lambda: len(setup.viewer_capture.of(audio_ssrc)) > 20)
+    sent = setup.viewer_peer.counters()
+    taken = setup.sender_peer.counters()
+    assert sent.packets_out > 20 and sent.bytes_out > sent.packets_out
+    assert taken.packets_in > 20 and taken.send_failures == 0
+    await setup.viewer_peer.close()
+    closed = setup.viewer_peer.counters()
+    assert closed.packets_out >= sent.packets_out
+    await asyncio.sleep(0.2)
+    assert setup.viewer_peer.counters() == closed
