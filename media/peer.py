@@ -220,6 +220,15 @@ class MediaPeer:
                 track.set_source(self._relay.subscribe(remote))
         return track
 
+    def unforward(self, destination: object) -> None:
+        """Stop sending to ``destination`` (a stream on a peer connection that has gone)."""
+        for kind, destinations in self._destinations.items():
+            if destination in destinations:
+                destinations.remove(destination)
+                stream = self._inbound.get(kind)
+                if stream is not None and isinstance(destination, OutboundStream):
+                    stream.remove_destination(destination)
+
     def stop_outbound(self, handle: object) -> None:
         """Stop sending a stream whose source has gone (its transceiver idles from now on)."""
         for entries in (self._pending, self._outbound):

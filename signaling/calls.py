@@ -696,6 +696,7 @@ class CallCenter:
                     link.destination.stop_outbound(link.handle)
                     del local_room.links[key]
                 elif link.destination is peer:
+                    link.source.unforward(link.handle)
                     del local_room.links[key]
 
     def _watch_media(self, local: LocalParticipant) -> None:
