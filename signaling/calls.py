@@ -301,22 +301,15 @@ class CallCenter:
         )
         current = await self._switchboard.get(room.id) or room
         snapshot = [p.public() for p in current.present()]
-        resident.send_event(
-            "call.connected",
-            callId=room.id,
-            line=line_id,
-            role=Role.RESIDENT.value,
-            participantId=resident.id,
-            participants=snapshot,
-        )
-        me.send_event(
-            "call.connected",
-            callId=room.id,
-            line=line_id,
-            role=Role.STAFF.value,
-            participantId=me.id,
-            participants=snapshot,
-        )
+        for member, role in ((resident, Role.RESIDENT), (me, Role.STAFF)):
+            member.send_event(
+                "call.connected",
+                callId=room.id,
+                line=line_id,
+                role=role.value,
+                participantId=member.id,
+                participants=snapshot,
+            )
         self._watch_media(me)
         self._watch_media(resident)
         await self._publish_line(line_id)

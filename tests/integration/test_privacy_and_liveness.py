@@ -15,14 +15,19 @@ from tests.support.gateway import RunningGateway, make_config, running_gateway
 OUR_LOGGERS = ("gateway", "signaling", "media", "rooms", "aiohttp.access")
 
 
-async def test_logs_hold_no_addresses_sdp_or_tokens(
-    gateway: RunningGateway, caplog: pytest.LogCaptureFixture
-) -> None:
+def capture_our_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """Everything of ours at DEBUG, aiortc and aioice from WARNING."""
     # (The last set_level also sets the capture handler's level: keep DEBUG last.)
     for name in ("aiortc", "aioice"):
         caplog.set_level(logging.WARNING, logger=name)
     for name in OUR_LOGGERS:
         caplog.set_level(logging.DEBUG, logger=name)
+
+
+async def test_logs_hold_no_addresses_sdp_or_tokens(
+    gateway: RunningGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    capture_our_logs(caplog)
     link = signin_link(gateway.config, "Maija Meikäläinen", ("demo",))
     resident, staff = await connect_call(gateway)
     await resident.wait_hears(STAFF_TONE)
@@ -62,10 +67,7 @@ async def test_dead_socket_is_detected_and_releases_queue_place() -> None:
 async def test_logs_hold_no_resume_or_invitation_tokens(
     gateway: RunningGateway, caplog: pytest.LogCaptureFixture
 ) -> None:
-    for name in ("aiortc", "aioice"):
-        caplog.set_level(logging.WARNING, logger=name)
-    for name in OUR_LOGGERS:
-        caplog.set_level(logging.DEBUG, logger=name)
+    capture_our_logs(caplog)
     resident, staff = await connect_call(gateway)
     invite = await staff.signal.request("interpreter.invite", language="so")
     invitation = invite["url"].split("#token=", 1)[1]
