@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 HARD_FRAME_LIMIT: Final = 1024 * 1024
 MAX_REFUSED: Final = 200
+REPLACED_CLOSE_CODE: Final = 4001  # another socket resumed this one's participant
 
 
 def origin_allowed(request: web.Request) -> bool:
@@ -126,3 +127,5 @@ async def _write(ws: web.WebSocketResponse, session: Session) -> None:
             break
     if session.overflowed and not ws.closed:
         await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"too slow")
+    elif session.replaced and not ws.closed:
+        await ws.close(code=REPLACED_CLOSE_CODE, message=b"replaced")

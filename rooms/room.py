@@ -91,8 +91,19 @@ class Room:
         return True
 
     def counts_by_role(self) -> dict[str, int]:
-        """How many took part, by role: all a call record keeps of the participants."""
-        return dict(Counter(p.role.value for p in self.participants.values()))
+        """How many took part, by role: all a call record keeps of the participants.
+
+        A professional who rejoined after leaving counts once (same staff sign-in).
+        """
+        seen: set[str] = set()
+        counts: Counter[str] = Counter()
+        for p in self.participants.values():
+            if p.staff_ref is not None:
+                if p.staff_ref in seen:
+                    continue
+                seen.add(p.staff_ref)
+            counts[p.role.value] += 1
+        return dict(counts)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -131,6 +131,12 @@ class Switchboard:
             return None
         return Answered(room, entry)
 
+    async def discard(self, room_id: str, entry: QueueEntry) -> None:
+        """Undo an answer whose caller is gone: no room, the queue place recorded as lost."""
+        async with self._store.locks.hold(room_lock(room_id)):
+            await self._store.rooms.delete(room_id)
+        await self._record_unanswered(entry, CallOutcome.ABANDONED, "connection_lost")
+
     # -- rooms ------------------------------------------------------------------------------
 
     async def change(

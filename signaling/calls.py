@@ -31,7 +31,13 @@ from rooms.clock import Clock
 from rooms.errors import AlreadyQueuedError, QueueFullError
 from rooms.estimate import estimate_wait_seconds
 from rooms.lines import ServiceLine
-from rooms.participants import Participant, ParticipantRole, ParticipantState, StateChange
+from rooms.participants import (
+    InvalidTransitionError,
+    Participant,
+    ParticipantRole,
+    ParticipantState,
+    StateChange,
+)
 from rooms.resume import InvalidTokenError, ResumeGrant, ResumeTokens
 from rooms.room import EndReason, Room, RoomEndedError
 from rooms.status import LineStatus, line_status
@@ -48,6 +54,7 @@ OFFER_WAIT_SECONDS: Final = 30.0
 LEASE: Final = timedelta(seconds=30)  # a queue entry lives this long unless renewed
 PRESENCE_TTL: Final = timedelta(seconds=30)
 RESUME_TOKEN_LIFETIME: Final = timedelta(hours=12)
+RETRY_SECONDS: Final = 0.5
 LANGUAGE_PATTERN: Final = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$")
 
 
@@ -152,8 +159,10 @@ class CallCenter:
             self.unwatch(session, line_id)
         local = session.participant
         session.participant = None
-        if local is not None and local.session is session:
-            await self._went_away(local)
+        if local is not None:
+            async with local.lock:
+                if local.session is session:
+                    await self._went_away(local)
         if session in self._staff:
             self._staff.discard(session)
             if session.presence_id is not None:
@@ -162,29 +171,37 @@ class CallCenter:
         session.close()
 
     async def _went_away(self, local: LocalParticipant) -> None:
+        """The participant's socket has gone (the caller holds ``local.lock``)."""
         local.session = None
-        local.cancel_grace()
-        loop = asyncio.get_running_loop()
-        local.grace = loop.call_later(
-            self._settings.grace_seconds, lambda: self._spawn(self._grace_over(local))
-        )
+        self._start_grace(local, self._settings.grace_seconds)
         if local.room_id is not None:
             await self._room_op(
                 local.room_id, self._switchboard.set_state, local.id, ParticipantState.RECONNECTING
             )
 
+    def _start_grace(self, local: LocalParticipant, seconds: float) -> None:
+        local.cancel_grace()
+        loop = asyncio.get_running_loop()
+        local.grace = loop.call_later(seconds, lambda: self._spawn(self._grace_over(local)))
+
     async def _grace_over(self, local: LocalParticipant) -> None:
         """The grace period ran out without a resume: the participant has left."""
-        local.grace = None
-        if local.session is not None or self._participants.get(local.id) is not local:
-            return
-        if local.queued:
-            await self._switchboard.leave_queue(local.line_id, local.id, "timeout")
-            self.counters.queue_abandoned += 1
+        async with local.lock:
+            local.grace = None
+            if local.session is not None or self._participants.get(local.id) is not local:
+                return
+            if local.room_id is not None:
+                await self._leave_room(local, EndReason.TIMEOUT)
+                return
+            entry = await self._switchboard.leave_queue(local.line_id, local.id, "timeout")
+            if entry is None and await self._store.rooms.room_of(local.id) is not None:
+                # Answered this very moment: once in the room, leave it in a moment.
+                self._start_grace(local, RETRY_SECONDS)
+                return
+            if entry is not None:
+                self.counters.queue_abandoned += 1
             await self._drop(local)
-            await self._publish_line(local.line_id)
-        elif local.room_id is not None:
-            await self._leave_room(local, EndReason.TIMEOUT)
+        await self._publish_line(local.line_id)
 
     # -- lines ------------------------------------------------------------------------------
 
@@ -255,10 +272,13 @@ class CallCenter:
         local = session.participant
         if local is None or not local.queued:
             raise ProtocolError(ErrorCode.INVALID_STATE, "Not in a queue.")
-        entry = await self._switchboard.leave_queue(local.line_id, local.id, "left")
-        if entry is not None:
-            self.counters.queue_abandoned += 1
-        await self._drop(local)
+        async with local.lock:
+            entry = await self._switchboard.leave_queue(local.line_id, local.id, "left")
+            if entry is None and await self._store.rooms.room_of(local.id) is not None:
+                raise ProtocolError(ErrorCode.INVALID_STATE, "Just answered: hang up instead.")
+            if entry is not None:
+                self.counters.queue_abandoned += 1
+            await self._drop(local)
         await self._publish_line(local.line_id)
 
     # -- rooms ------------------------------------------------------------------------------
@@ -281,10 +301,26 @@ class CallCenter:
                 raise ProtocolError(ErrorCode.QUEUE_EMPTY)
             resident = self._participants.get(answered.entry.ticket)
             if resident is not None:
-                break
+                await resident.lock.acquire()
+                if self._participants.get(resident.id) is resident:
+                    break
+                resident.lock.release()
             # Queued through a connection this node no longer holds: nobody to talk to.
-            await self._switchboard.end(answered.room.id, EndReason.PEER_LEFT)
-        room = answered.room
+            await self._switchboard.discard(answered.room.id, answered.entry)
+        try:
+            return await self._open_room(session, answered.room, resident, professional)
+        finally:
+            resident.lock.release()
+
+    async def _open_room(
+        self,
+        session: Session,
+        room: Room,
+        resident: LocalParticipant,
+        professional: Participant,
+    ) -> dict[str, Any]:
+        """Bring a just-answered room to life on this node (the resident's lock is held)."""
+        line_id = room.line_id
         local_room = LocalRoom(room.id, line_id)
         self._rooms[room.id] = local_room
         resident.room_id = room.id
@@ -295,6 +331,8 @@ class CallCenter:
             await self._room_op(
                 room.id, self._switchboard.set_state, resident.id, ParticipantState.RECONNECTING
             )
+        if resident.peer is None:
+            self._new_peer(resident)
         self._link(local_room)
         token = await self._resume.issue(
             ResumeGrant(me.id, me.role, line_id, staff_ref=professional.staff_ref)
@@ -325,14 +363,12 @@ class CallCenter:
         local = session.participant
         if local is None or local.room_id is None:
             raise ProtocolError(ErrorCode.INVALID_STATE, "Not in a call.")
-        room_id = local.room_id
-        change = await self._room_op(room_id, self._switchboard.hangup, local.id)
-        if change is None:
-            return
-        if not change.ended:
-            # The one who hung up has left: nothing more is sent to them about this call.
-            await self._drop(local)
-            self._announce_left(change, local.id, "hangup")
+        async with local.lock:
+            if session.participant is not local or local.room_id is None:
+                raise ProtocolError(ErrorCode.INVALID_STATE, "Not in a call.")
+            await self._room_op(
+                local.room_id, self._switchboard.hangup, local.id, leaver=(local, "hangup")
+            )
 
     async def remove_participant(self, session: Session, participant_id: str) -> None:
         """The professional takes an interpreter out of the call."""
@@ -345,40 +381,69 @@ class CallCenter:
         if target.role is not ParticipantRole.INTERPRETER:
             raise ProtocolError(ErrorCode.FORBIDDEN, "Only an interpreter can be removed.")
         local = self._participants.get(participant_id)
-        change = await self._room_op(room.id, self._switchboard.leave, participant_id)
-        if local is not None:
+        if local is None:
+            await self._room_op(room.id, self._switchboard.leave, participant_id)
+            return
+        async with local.lock:
+            if self._participants.get(participant_id) is not local:
+                return  # left meanwhile
             local.send_event("call.ended", callId=room.id, reason="removed")
-            await self._drop(local)
-        if change is not None and not change.ended:
-            self._announce_left(change, participant_id, "removed")
+            await self._room_op(
+                room.id, self._switchboard.leave, participant_id, leaver=(local, "removed")
+            )
 
     async def _leave_room(self, local: LocalParticipant, reason: EndReason) -> None:
-        """A participant leaves (grace over, media failed) without hanging up."""
+        """A participant leaves (grace over, media failed) without hanging up.
+
+        The caller holds ``local.lock``.
+        """
         room_id = local.room_id
         if room_id is None:
             return
-        change = await self._room_op(room_id, self._switchboard.leave, local.id, reason)
-        await self._drop(local)
-        if change is not None and not change.ended:
-            self._announce_left(change, local.id, reason.value)
+        await self._room_op(
+            room_id, self._switchboard.leave, local.id, reason, leaver=(local, reason.value)
+        )
 
-    def _announce_left(self, change: RoomChange, participant_id: str, reason: str) -> None:
-        left = change.room.participant(participant_id)
-        local_room = self._rooms.get(change.room.id)
+    def _announce_left(self, room: Room, participant_id: str, reason: str) -> None:
+        left = room.participant(participant_id)
+        local_room = self._rooms.get(room.id)
         if left is None or local_room is None:
             return
         for member in local_room.participants():
-            member.send_event(
-                "participant.left", callId=change.room.id, participant=left.public(), reason=reason
-            )
+            if member.id != participant_id:
+                member.send_event(
+                    "participant.left", callId=room.id, participant=left.public(), reason=reason
+                )
 
-    async def _room_op(self, room_id: str, op: Any, *args: Any) -> RoomChange | None:
-        """Run one switchboard operation on a room and tell its participants what changed."""
+    async def _room_op(
+        self,
+        room_id: str,
+        op: Any,
+        *args: Any,
+        leaver: tuple[LocalParticipant, str] | None = None,
+    ) -> RoomChange | None:
+        """Run one switchboard operation on a room and tell its participants what changed.
+
+        ``leaver``: the local participant the operation takes out of the room and why; the
+        others hear ``participant.left``, the leaver is released (and gets no ``call.ended``).
+        None when the room or the participant had already gone.
+        """
         try:
             change: RoomChange = await op(room_id, *args)
         except RoomEndedError:
+            if leaver is not None:
+                await self._drop(leaver[0])
             await self._room_ended_locally(room_id, EndReason.PEER_LEFT)
             return None
+        except (InvalidTransitionError, KeyError):
+            # The participant left meanwhile (e.g. the grace period ran out first).
+            if leaver is not None:
+                await self._drop(leaver[0])
+            return None
+        if leaver is not None:
+            local, reason = leaver
+            self._announce_left(change.room, local.id, reason)
+            await self._drop(local)
         if change.ended:
             await self._room_ended_locally(room_id, change.room.end_reason or EndReason.HANGUP)
             return change
@@ -521,8 +586,11 @@ class CallCenter:
         if local is None:
             self.counters.resume_refused += 1
             raise ProtocolError(ErrorCode.UNKNOWN_CALL)
-        result = await self._take_over(session, local, keep_media)
-        result["resumeToken"] = await self._resume.issue(grant)
+        async with local.lock:
+            if self._participants.get(local.id) is not local or session.closed:
+                raise ProtocolError(ErrorCode.UNKNOWN_CALL)
+            result = await self._take_over(session, local, keep_media)
+            result["resumeToken"] = await self._resume.issue(grant)
         self.counters.resumed += 1
         return result
 
@@ -549,10 +617,13 @@ class CallCenter:
         mine = [p for p in room.participants.values() if p.staff_ref == ref]
         if not mine:
             raise ProtocolError(ErrorCode.FORBIDDEN, "Not a call of yours.")
-        present = [p for p in mine if p.present]
-        if present and present[0].id in self._participants:
+        present = [p for p in mine if p.present and p.id in self._participants]
+        if present:
             local = self._participants[present[0].id]
-            result = await self._take_over(session, local, keep_media=False)
+            async with local.lock:
+                if self._participants.get(local.id) is not local:
+                    raise ProtocolError(ErrorCode.UNKNOWN_CALL)
+                result = await self._take_over(session, local, keep_media=False)
         else:
             professional = Participant(
                 new_participant_id(), ParticipantRole.PROFESSIONAL, staff_ref=ref
@@ -561,7 +632,9 @@ class CallCenter:
                 change = await self._switchboard.join(room_id, professional)
             except RoomEndedError:
                 raise ProtocolError(ErrorCode.UNKNOWN_CALL) from None
-            local_room = self._rooms[room_id]
+            local_room = self._rooms.get(room_id)
+            if local_room is None:
+                raise ProtocolError(ErrorCode.UNKNOWN_CALL)
             local = self._add_local(session, professional, room.line_id, room_id)
             for member in local_room.participants():
                 if member is not local:
@@ -579,12 +652,29 @@ class CallCenter:
     async def _take_over(
         self, session: Session, local: LocalParticipant, keep_media: bool
     ) -> dict[str, Any]:
-        """Attach ``local`` to ``session``: the old socket (if any) no longer carries it."""
+        """Attach ``local`` to ``session`` (the caller holds ``local.lock``).
+
+        The place is checked in the store first; an old socket that still carries the
+        participant is closed as replaced.
+        """
+        room: Room | None = None
+        if local.queued:
+            if not await self._switchboard.renew(local.line_id, local.id):
+                await self._drop(local)
+                raise ProtocolError(ErrorCode.UNKNOWN_CALL)
+        else:
+            assert local.room_id is not None
+            change = await self._room_op(
+                local.room_id, self._switchboard.set_state, local.id, ParticipantState.CONNECTED
+            )
+            if change is None or change.ended or self._participants.get(local.id) is not local:
+                raise ProtocolError(ErrorCode.UNKNOWN_CALL)
+            room = change.room
         old = local.session
         if old is not None and old is not session:
             old.participant = None
             old.send_event("session.replaced")
-            old.close()
+            old.replace()
         local.cancel_grace()
         local.session = session
         session.participant = local
@@ -592,9 +682,6 @@ class CallCenter:
         if not (keep_media and peer_ok):
             self._new_peer(local)
         if local.queued:
-            if not await self._switchboard.renew(local.line_id, local.id):
-                await self._drop(local)
-                raise ProtocolError(ErrorCode.UNKNOWN_CALL)
             line = self._lines[local.line_id]
             position = await self._store.queues.position(local.line_id, local.id) or 1
             estimate = await self._estimate(line, position)
@@ -607,20 +694,15 @@ class CallCenter:
                 "position": position,
                 "estimatedWaitSeconds": estimate,
             }
-        assert local.room_id is not None
-        change = await self._room_op(
-            local.room_id, self._switchboard.set_state, local.id, ParticipantState.CONNECTED
-        )
-        if change is None or change.ended:
-            raise ProtocolError(ErrorCode.UNKNOWN_CALL)
-        local_room = self._rooms.get(local.room_id)
+        local_room = self._rooms.get(local.room_id or "")
         if local_room is not None:
             self._link(local_room)
-        if keep_media and peer_ok and local.peer is not None:
+        if keep_media and peer_ok:
             self._spawn(self._resend_offer(local))
         else:
             self._watch_media(local)
-        return self._call_result(change.room, local)
+        assert room is not None
+        return self._call_result(room, local)
 
     def _call_result(self, room: Room, local: LocalParticipant) -> dict[str, Any]:
         role = Role.STAFF.value if local.role is ParticipantRole.PROFESSIONAL else local.role.value
@@ -718,24 +800,25 @@ class CallCenter:
     async def _media_failed(self, local: LocalParticipant, peer: MediaPeer) -> None:
         """A participant's media failed: a present participant leaves; one away keeps the
         place and gets a new peer connection on resume."""
-        if local.peer is not peer:
-            return
-        self.counters.media_failures += 1
-        self._unlink(peer)
-        local.peer = None
-        await peer.close()
-        if local.session is None:
-            return  # away: the resume brings a new peer connection
-        if local.queued:
-            await self._switchboard.leave_queue(local.line_id, local.id, "media_failed")
-            self.counters.queue_abandoned += 1
-            local.send_event("queue.ended", line=local.line_id, reason="media_failed")
-            await self._drop(local)
-            await self._publish_line(local.line_id)
-            return
-        room_id = local.room_id
-        local.send_event("call.ended", callId=room_id, reason="media_failed")
-        await self._leave_room(local, EndReason.MEDIA_FAILED)
+        async with local.lock:
+            if local.peer is not peer:
+                return
+            self.counters.media_failures += 1
+            self._unlink(peer)
+            local.peer = None
+            await peer.close()
+            if local.session is None or self._participants.get(local.id) is not local:
+                return  # away: the resume brings a new peer connection
+            if local.queued:
+                await self._switchboard.leave_queue(local.line_id, local.id, "media_failed")
+                self.counters.queue_abandoned += 1
+                local.send_event("queue.ended", line=local.line_id, reason="media_failed")
+                await self._drop(local)
+            else:
+                local.send_event("call.ended", callId=local.room_id, reason="media_failed")
+                await self._leave_room(local, EndReason.MEDIA_FAILED)
+                return
+        await self._publish_line(local.line_id)
 
     async def _drop(self, local: LocalParticipant) -> None:
         """Release everything this node holds for a participant who has left."""

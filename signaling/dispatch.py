@@ -35,6 +35,10 @@ class Dispatcher:
             request = p.decode_request(raw)
         except p.DecodeError as exc:
             return p.encode_error(exc.request_id, exc.code, exc.message)
+        if session.closed:
+            return p.encode_error(
+                request.id, ErrorCode.INVALID_STATE, "This connection has been replaced."
+            )
         handler = HANDLERS[type(request)]
         started = time.monotonic()
         try:

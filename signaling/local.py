@@ -32,6 +32,7 @@ class LocalParticipant:
     grace: asyncio.TimerHandle | None = None
     last_position: int | None = None
     last_estimate: int | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one change at a time
 
     @property
     def queued(self) -> bool:

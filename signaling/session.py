@@ -38,6 +38,7 @@ class Session:
     participant: LocalParticipant | None = None  # the queue place or call this socket carries
     presence_id: str | None = None  # a professional's console, announced in the store
     overflowed: bool = False
+    replaced: bool = False  # another socket took over its participant
     closed: bool = False
 
     @property
@@ -58,6 +59,11 @@ class Session:
 
     def send_event(self, event_type: str, **fields: Any) -> None:
         self.send(encode_event(event_type, fields))
+
+    def replace(self) -> None:
+        """Another socket resumed this one's participant: close it after what is queued."""
+        self.replaced = True
+        self.close()
 
     def close(self) -> None:
         """Stop the writer after what is queued."""
