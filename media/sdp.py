@@ -4,7 +4,8 @@ aiortc builds every offer from its defaults, so a re-offer on an existing connec
 renumber payload types and RTP header extensions. Browsers refuse that ("RTP extension ID
 reassignment not supported"). :func:`align_reoffer` maps, per media section already
 negotiated, each codec's payload type and each extension's id back to what the remote side
-uses; extensions the remote side never offered are left out of the re-offer.
+uses; extensions the remote side never offered are left out of the re-offer. A section that
+is new in the re-offer is numbered like the negotiated section of the same kind.
 """
 
 from __future__ import annotations
@@ -97,10 +98,20 @@ def align_reoffer(offer: str, remote: str) -> str:
     for section in offer_sections:
         negotiated = by_mid.get(section.mid) if section.mid is not None else None
         if negotiated is None:
+            # A new section (another participant's stream) is numbered like a negotiated
+            # one of its kind: in one BUNDLE group an extension id or payload type must
+            # mean the same thing in every section, or the browser refuses the offer.
+            kind = _kind(section)
+            negotiated = next((r for r in remote_sections if _kind(r) == kind), None)
+        if negotiated is None:
             out.extend(section.lines)
             continue
         out.extend(_align_section(section, negotiated))
     return "\r\n".join(out) + "\r\n"
+
+
+def _kind(section: Section) -> str:
+    return section.lines[0].split(" ", 1)[0]
 
 
 def _align_section(section: Section, remote: Section) -> list[str]:

@@ -64,7 +64,30 @@ def test_payload_types_and_extension_ids_follow_the_browser() -> None:
     assert not any(line.startswith("a=rtpmap:96") for line in aligned)
 
 
-def test_new_sections_are_left_alone() -> None:
+def test_a_new_section_is_numbered_like_a_negotiated_one_of_its_kind() -> None:
+    """Another participant's stream: same BUNDLE, so the same ids and payload types."""
+    reoffer = GATEWAY_REOFFER.replace(
+        "m=video 9 UDP/TLS/RTP/SAVPF 97",
+        "m=audio 9 UDP/TLS/RTP/SAVPF 96 9 0\r\n"
+        "a=sendonly\r\n"
+        "a=mid:2\r\n"
+        "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+        "a=extmap:2 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+        "a=rtpmap:96 opus/48000/2\r\n"
+        "a=rtpmap:9 G722/8000\r\n"
+        "a=rtpmap:0 PCMU/8000\r\n"
+        "m=video 9 UDP/TLS/RTP/SAVPF 97",
+    )
+    aligned = align_reoffer(reoffer, BROWSER_OFFER).split("\r\n")
+    new = aligned[aligned.index("a=mid:2") - 2 : aligned.index("m=video 9 UDP/TLS/RTP/SAVPF 97")]
+    assert new[0] == "m=audio 9 UDP/TLS/RTP/SAVPF 111 9 0"
+    assert "a=rtpmap:111 opus/48000/2" in new
+    assert "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid" in new
+    assert "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level" in new
+    assert not any(line.startswith(("a=extmap:2", "a=rtpmap:96")) for line in new)
+
+
+def test_new_sections_of_a_new_kind_are_left_alone() -> None:
     aligned = align_reoffer(GATEWAY_REOFFER, BROWSER_OFFER)
     assert "m=video 9 UDP/TLS/RTP/SAVPF 97\r\na=mid:1\r\n" in aligned
     assert "a=rtpmap:97 VP8/90000" in aligned
