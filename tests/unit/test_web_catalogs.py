@@ -20,7 +20,7 @@ T_KEY = re.compile(r"""\b(?:t|has)\(\s*['"]([A-Za-z0-9_.]+)['"]""")
 # protocol message types such as 'line.watch' are told apart via docs/protocol.md.
 DOTTED = re.compile(
     r"""['"]((?:common|lang|time|date|month|weekday|wait|queue|status|error|help|index|line|call"""
-    r"""|pro|signin)\.[A-Za-z0-9_.]*[A-Za-z0-9_])['"]"""
+    r"""|pro|signin|room|join)\.[A-Za-z0-9_.]*[A-Za-z0-9_])['"]"""
 )
 ERROR_CODE = re.compile(r"""\bcode:\s*['"]([a-z_]+)['"]""")
 COMMENT = re.compile(r"^\s*//[^\n]*|/\*.*?\*/", flags=re.MULTILINE | re.DOTALL)
@@ -102,6 +102,32 @@ def test_button_labels() -> None:
         "Answer next caller",
         "Vastaa seuraavaan",
     )
+    # The end-to-end tests find these by their English names.
+    assert en["pro.inviteInterpreter"] == "Invite interpreter"
+    assert en["pro.removeInterpreter"] == "Remove interpreter"
+    assert en["pro.language"] == "Language"
+    assert en["pro.createLink"] == "Create link"
+    assert en["pro.rejoin"] == "Rejoin call"
+    assert en["join.join"] == "Join"
+
+
+def test_reconnecting_is_said_in_both_languages() -> None:
+    en, fi = load("en"), load("fi")
+    for key in ("line.reconnectingQueued", "line.reconnectingCall", "pro.reconnecting",
+                "join.reconnecting"):
+        assert "Reconnecting" in en[key], key
+        assert "uudelleen" in fi[key], key
+    assert "reconnecting" in en["room.state.reconnecting"]
+
+
+def test_participant_names_built_from_prefixes_exist() -> None:
+    # room.js builds these keys from a prefix and the role ('room.list.' + role, …).
+    for lang in LANGUAGES:
+        catalog = load(lang)
+        for prefix in ("room.list", "room.who"):
+            for role in ("professional", "resident", "interpreter", "interpreterLanguage",
+                         "other"):
+                assert f"{prefix}.{role}" in catalog, (lang, prefix, role)
 
 
 def test_pages_load_no_inline_script_or_handlers() -> None:
