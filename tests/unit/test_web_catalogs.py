@@ -113,8 +113,12 @@ def test_button_labels() -> None:
 
 def test_reconnecting_is_said_in_both_languages() -> None:
     en, fi = load("en"), load("fi")
-    for key in ("line.reconnectingQueued", "line.reconnectingCall", "pro.reconnecting",
-                "join.reconnecting"):
+    for key in (
+        "line.reconnectingQueued",
+        "line.reconnectingCall",
+        "pro.reconnecting",
+        "join.reconnecting",
+    ):
         assert "Reconnecting" in en[key], key
         assert "uudelleen" in fi[key], key
     assert "reconnecting" in en["room.state.reconnecting"]
@@ -125,8 +129,7 @@ def test_participant_names_built_from_prefixes_exist() -> None:
     for lang in LANGUAGES:
         catalog = load(lang)
         for prefix in ("room.list", "room.who"):
-            for role in ("professional", "resident", "interpreter", "interpreterLanguage",
-                         "other"):
+            for role in ("professional", "resident", "interpreter", "interpreterLanguage", "other"):
                 assert f"{prefix}.{role}" in catalog, (lang, prefix, role)
 
 

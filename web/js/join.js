@@ -10,7 +10,7 @@ import {
 import { SignalingClient, PROTOCOL_VERSION, errorCode } from './signaling.js';
 import { CallMedia, getMicrophone, stopStream } from './rtc.js';
 import {
-  TokenStore, Roster, renderRoster, reconnectLoop, FINAL_RESUME_ERRORS, joinedText, leftText,
+  TokenStore, Roster, renderRoster, reconnectLoop, FINAL_RESUME_ERRORS, mediaKeepable, joinedText, leftText,
   reconnectingText, backText, languageName,
 } from './room.js';
 
@@ -121,8 +121,8 @@ function render() {
       duration: formatDuration((Date.now() - state.connectedAt) / 1000),
     }));
   }
-  els.participantsBox.hidden = phase !== 'incall';
-  if (phase === 'incall') renderRoster(els.participants, roster);
+  const listed = phase === 'incall' ? renderRoster(els.participants, roster) : 0;
+  els.participantsBox.hidden = listed === 0;
   setText(els.notice, phase === 'incall' ? state.notice : '');
 
   if (state.error) {
@@ -345,10 +345,21 @@ async function join() {
 async function resumeStored() {
   state.phase = 'resuming';
   render();
+  // The microphone first: the new peer connection must exist as soon as the call is back.
+  let stream;
+  try {
+    stream = await getMicrophone();
+  } catch (err) {
+    state.phase = 'disconnected';
+    state.error = { code: errorCode(err, 'microphone_unsupported') };
+    render();
+    return;
+  }
   let result;
   try {
     result = await sig.request('resume', { token: tokens.get(), keepMedia: false });
   } catch (err) {
+    stopStream(stream);
     const code = errorCode(err, 'internal_error');
     if (FINAL_RESUME_ERRORS.has(code)) {
       finish('join.callOver', 'ended');
@@ -361,7 +372,7 @@ async function resumeStored() {
   }
   pendingFocus = true;
   enterCall(result);
-  await startFreshMedia();
+  await startFreshMedia(stream);
 }
 
 async function reconnect() {
@@ -369,21 +380,26 @@ async function reconnect() {
   state.reconnecting = true;
   render();
   const generation = ++reconnectGeneration;
+  let spare = null;
   const outcome = await reconnectLoop({
     cancelled: () => generation !== reconnectGeneration,
     attempt: async () => {
       await hello();
-      const keepMedia = Boolean(media && media.pc.connectionState === 'connected'
-        && media.pc.signalingState === 'stable');
+      const keepMedia = mediaKeepable(media);
+      // Without the old peer connection, the microphone is ready before the resume, so
+      // the new connection exists before the gateway's first offer event can arrive.
+      if (!keepMedia && !spare) spare = await getMicrophone();
       const result = await sig.request('resume', { token: tokens.current(), keepMedia });
       return { result, keepMedia };
     },
   });
+  if (generation !== reconnectGeneration || !outcome.result) stopStream(spare);
   if (generation !== reconnectGeneration) return;
   state.reconnecting = false;
   if (outcome.result) {
     enterCall(outcome.result.result);
-    if (!outcome.result.keepMedia || !media) await startFreshMedia();
+    if (!outcome.result.keepMedia || !media) await startFreshMedia(spare);
+    else stopStream(spare);
     return;
   }
   if (FINAL_RESUME_ERRORS.has(outcome.code)) {

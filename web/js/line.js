@@ -7,7 +7,7 @@ import {
 import { SignalingClient, PROTOCOL_VERSION, errorCode } from './signaling.js';
 import { CallMedia, getMicrophone, stopStream } from './rtc.js';
 import {
-  TokenStore, Roster, renderRoster, reconnectLoop, FINAL_RESUME_ERRORS, joinedText, leftText,
+  TokenStore, Roster, renderRoster, reconnectLoop, FINAL_RESUME_ERRORS, mediaKeepable, joinedText, leftText,
   reconnectingText, backText,
 } from './room.js';
 
@@ -161,8 +161,8 @@ function render() {
 
   setText(els.status, statusText());
 
-  els.participantsBox.hidden = phase !== 'connected';
-  if (phase === 'connected') renderRoster(els.participants, roster);
+  const listed = phase === 'connected' ? renderRoster(els.participants, roster) : 0;
+  els.participantsBox.hidden = listed === 0;
   setText(els.notice, phase === 'connected' ? state.notice : '');
 
   els.timer.hidden = phase !== 'connected' || state.connectedAt === null;
@@ -375,15 +375,17 @@ async function startCall() {
 
 // A fresh peer connection (after a reload, or when the old one did not survive the drop):
 // microphone again, then our offer; the gateway offers the others' audio afterwards.
-async function startFreshMedia() {
+async function startFreshMedia(micStream = null) {
   if (media) media.close();
   media = null;
-  let stream;
-  try {
-    stream = await getMicrophone();
-  } catch (err) {
-    abandonCall(errorCode(err, 'microphone_unsupported'));
-    return;
+  let stream = micStream;
+  if (!stream) {
+    try {
+      stream = await getMicrophone();
+    } catch (err) {
+      abandonCall(errorCode(err, 'microphone_unsupported'));
+      return;
+    }
   }
   if (!(state.phase === 'queued' || state.phase === 'connected') || media) {
     stopStream(stream);
@@ -401,7 +403,7 @@ async function startFreshMedia() {
 }
 
 // Take the place back as the resume result says: the queue (position) or the call.
-async function enterFromResume(result, keptMedia) {
+async function enterFromResume(result, keptMedia, stream = null) {
   tokens.set(result.resumeToken);
   state.participantId = result.participantId || state.participantId;
   state.error = null;
@@ -418,7 +420,11 @@ async function enterFromResume(result, keptMedia) {
     if (result.estimatedWaitSeconds !== undefined) state.wait = result.estimatedWaitSeconds;
   }
   render();
-  if (!keptMedia || !media) await startFreshMedia();
+  if (!keptMedia || !media) {
+    await startFreshMedia(stream);
+  } else if (stream) {
+    stopStream(stream);
+  }
 }
 
 // The place is gone (used or expired token, ended call): say so, offer to call again.
@@ -439,10 +445,21 @@ async function resumeStored() {
   pendingFocus = true;
   state.phase = 'resuming';
   render();
+  // The microphone first: the new peer connection must exist as soon as the place is back.
+  let stream;
+  try {
+    stream = await getMicrophone();
+  } catch (err) {
+    state.phase = 'disconnected';
+    state.error = { code: errorCode(err, 'microphone_unsupported') };
+    render();
+    return;
+  }
   let result;
   try {
     result = await sig.request('resume', { token, keepMedia: false });
   } catch (err) {
+    stopStream(stream);
     const code = errorCode(err, 'internal_error');
     if (FINAL_RESUME_ERRORS.has(code)) {
       placeLost(false);
@@ -460,7 +477,7 @@ async function resumeStored() {
     }
     return;
   }
-  await enterFromResume(result, false);
+  await enterFromResume(result, false, stream);
 }
 
 // The socket dropped while queued or in a call: keep the peer connection, connect again
@@ -472,18 +489,22 @@ async function reconnect() {
   state.error = null;
   render();
   const generation = ++reconnectGeneration;
+  let spare = null;
   const outcome = await reconnectLoop({
     cancelled: () => generation !== reconnectGeneration,
     attempt: async () => {
       await sig.connect();
       const hello = await sig.request('hello', { protocol: PROTOCOL_VERSION });
       state.iceServers = Array.isArray(hello.iceServers) ? hello.iceServers : [];
-      const keepMedia = Boolean(media && media.pc.connectionState === 'connected'
-        && media.pc.signalingState === 'stable');
+      const keepMedia = mediaKeepable(media);
+      // Without the old peer connection, the microphone is ready before the resume, so
+      // the new connection exists before the gateway's first offer event can arrive.
+      if (!keepMedia && !spare) spare = await getMicrophone();
       const result = await sig.request('resume', { token: tokens.current(), keepMedia });
       return { result, keepMedia };
     },
   });
+  if (generation !== reconnectGeneration || !outcome.result) stopStream(spare);
   if (generation !== reconnectGeneration) return;
   state.reconnecting = false;
   if (outcome.result) {
@@ -491,7 +512,7 @@ async function reconnect() {
       if (watched.status) state.status = watched.status;
       render();
     }).catch(() => {});
-    await enterFromResume(outcome.result.result, outcome.result.keepMedia);
+    await enterFromResume(outcome.result.result, outcome.result.keepMedia, spare);
     return;
   }
   if (FINAL_RESUME_ERRORS.has(outcome.code)) {

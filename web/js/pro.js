@@ -7,7 +7,7 @@ import {
 import { SignalingClient, PROTOCOL_VERSION, errorCode } from './signaling.js';
 import { CallMedia, getMicrophone, stopStream } from './rtc.js';
 import {
-  TokenStore, Roster, renderRoster, reconnectLoop, FINAL_RESUME_ERRORS, joinedText, leftText,
+  TokenStore, Roster, renderRoster, reconnectLoop, FINAL_RESUME_ERRORS, mediaKeepable, joinedText, leftText,
   reconnectingText, backText, languageName,
 } from './room.js';
 
@@ -34,6 +34,7 @@ const els = {
   mute: $('mute-button'),
   audio: $('remote-audio'),
   participants: $('participants'),
+  participantsBox: $('participants-box'),
   notice: $('call-notice'),
   invite: $('invite-button'),
   inviteForm: $('invite-form'),
@@ -208,8 +209,9 @@ function render() {
     setText(els.timer, t('call.duration', {
       duration: formatDuration((Date.now() - state.call.startedAt) / 1000),
     }));
-    renderRoster(els.participants, roster);
   }
+  const listed = inCall && state.call ? renderRoster(els.participants, roster) : 0;
+  els.participantsBox.hidden = listed === 0;
   setText(els.notice, inCall ? state.notice : '');
   els.mute.setAttribute('aria-pressed', String(state.muted));
 
@@ -528,10 +530,21 @@ async function resumeStored() {
   if (!token || state.phase !== 'ready') return;
   state.phase = 'resuming';
   render();
+  // The microphone first: the new peer connection must exist as soon as the call is back.
+  let stream;
+  try {
+    stream = await getMicrophone();
+  } catch (err) {
+    state.phase = 'ready';
+    state.error = { code: errorCode(err, 'microphone_unsupported') };
+    render();
+    return;
+  }
   let result;
   try {
     result = await sig.request('resume', { token, keepMedia: false });
   } catch (err) {
+    stopStream(stream);
     const code = errorCode(err, 'internal_error');
     if (code === 'connection_closed' || code === 'timeout') {
       state.phase = 'disconnected';
@@ -545,7 +558,7 @@ async function resumeStored() {
     render();
     return;
   }
-  await enterCall(result);
+  await enterCall(result, { stream });
 }
 
 // The socket dropped in a call: keep the peer connection, connect again with a capped
@@ -557,6 +570,7 @@ async function reconnect() {
   render();
   const generation = ++reconnectGeneration;
   let signedOut = false;
+  let spare = null;
   const outcome = await reconnectLoop({
     cancelled: () => generation !== reconnectGeneration || signedOut,
     attempt: async () => {
@@ -567,18 +581,21 @@ async function reconnect() {
         throw Object.assign(new Error('signed out'), { code: 'unauthorized' });
       }
       state.iceServers = Array.isArray(hello.iceServers) ? hello.iceServers : [];
-      const keepMedia = Boolean(media && media.pc.connectionState === 'connected'
-        && media.pc.signalingState === 'stable');
+      const keepMedia = mediaKeepable(media);
+      // Without the old peer connection, the microphone is ready before the resume, so
+      // the new connection exists before the gateway's first offer event can arrive.
+      if (!keepMedia && !spare) spare = await getMicrophone();
       const result = await sig.request('resume', { token: tokens.current(), keepMedia });
       return { result, keepMedia, hello };
     },
   });
+  if (generation !== reconnectGeneration || !outcome.result) stopStream(spare);
   if (generation !== reconnectGeneration) return;
   state.reconnecting = false;
   if (outcome.result) {
     const { result, keepMedia, hello } = outcome.result;
     state.rejoinable = normaliseCalls(hello.staff && hello.staff.calls);
-    await enterCall(result, { keptMedia: keepMedia });
+    await enterCall(result, { keptMedia: keepMedia, stream: spare });
     watchLines(state.me ? state.me.lines : []).then(render).catch(() => {});
     return;
   }

@@ -83,6 +83,12 @@ export async function reconnectLoop({ attempt, cancelled, since = Date.now(), gr
   return { cancelled: true };
 }
 
+/** Can the peer connection be kept across a new socket (resume with keepMedia: true)? */
+export function mediaKeepable(media) {
+  return Boolean(media && !media.closed && media.pc.connectionState === 'connected'
+    && media.pc.signalingState === 'stable');
+}
+
 // ---- participants -----------------------------------------------------------------------
 
 /** The language's name in the page's language ("arabia" / "Arabic"), via Intl.DisplayNames. */
