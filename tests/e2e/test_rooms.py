@@ -27,6 +27,7 @@ from tests.e2e.pages import (
     status_with,
     stored_resume_keys,
     wait_for_audio_streams,
+    watch_errors,
 )
 from tests.support.gateway import RunningGateway, make_config, running_gateway
 from tests.support.proxy import CuttableProxy
@@ -198,3 +199,47 @@ async def test_call_survives_the_residents_network_change(
     # The peer connection survived the cut (keepMedia): it is the same object.
     assert await resident.evaluate("() => window.pcBefore === window.tukilinjaPc")
     assert await queue_length(gateway) == 0
+
+
+async def test_professional_reloads_in_a_call_and_the_resident_sees_reconnecting(
+    browser: Browser, gateway: RunningGateway
+) -> None:
+    resident = await open_resident(browser, gateway.base_url)
+    console = await open_console(browser, gateway)
+    await call_and_answer(resident, console)
+
+    await console.reload()
+    await asyncio.gather(
+        wait_for_audio_streams(resident, timeout=15),
+        wait_for_audio_streams(console, timeout=15),
+    )
+    await expect(button(console, "Hang up")).to_be_visible()
+    # The resident was told, in the polite live region, that the professional dropped and
+    # came back.
+    await expect(resident.locator("#call-notice")).to_contain_text("The professional is back")
+    await expect(resident.locator("#participants")).to_contain_text("Professional: connected")
+    await button(console, "Hang up").click()
+    await expect(button(resident, "Call")).to_be_visible(timeout=10000)
+
+
+async def test_professional_rejoins_from_another_tab(
+    browser: Browser, gateway: RunningGateway
+) -> None:
+    resident = await open_resident(browser, gateway.base_url)
+    console = await open_console(browser, gateway)
+    await call_and_answer(resident, console)
+
+    # Another tab of the same staff session: no resume token there, the call is listed.
+    other = await console.context.new_page()
+    watch_errors(other)
+    await other.goto(gateway.base_url + "/pro?lang=en")
+    rejoin = button(other, "Rejoin call")
+    await expect(rejoin).to_be_visible(timeout=10000)
+    await console.close()
+    await rejoin.click()
+    await expect(button(other, "Hang up")).to_be_visible(timeout=10000)
+    await asyncio.gather(
+        wait_for_audio_streams(resident, timeout=15),
+        wait_for_audio_streams(other, timeout=15),
+    )
+    await expect(resident.locator("#participants")).to_contain_text("Professional: connected")
