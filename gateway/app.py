@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
@@ -15,12 +16,15 @@ from gateway.memory import load_malloc_trim
 from media.ice import install_host_address_pinning
 from rooms.clock import Clock, SystemClock
 from rooms.store import create_memory_store
-from signaling.calls import CallCenter
+from signaling.calls import CallCenter, CallSettings
 from signaling.dispatch import Dispatcher
 from signaling.tokens import TokenService
 
 REFRESH_SECONDS = 30.0
+MAINTAIN_SECONDS = 10.0
 TRIM_CHECK_SECONDS = 5.0
+
+logger = logging.getLogger(__name__)
 
 
 async def create_app(config: Config, clock: Clock | None = None) -> web.Application:
@@ -58,14 +62,21 @@ async def _center_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.STORE],
         app[keys.CLOCK],
         config.ice,
-        forwarding=config.forwarding,
+        app[keys.TOKENS],
+        CallSettings(
+            grace_seconds=config.grace_seconds,
+            invite_minutes=config.invite_minutes,
+            base_url=config.base_url,
+            forwarding=config.forwarding,
+        ),
     )
     app[keys.CENTER] = center
     app[keys.DISPATCHER] = Dispatcher(center, config.ice.servers)
     refresher = asyncio.ensure_future(_refresh(center))
+    maintainer = asyncio.ensure_future(_maintain(center))
     trimmer = asyncio.ensure_future(_trim_when_idle(center))
     yield
-    for task in (refresher, trimmer):
+    for task in (refresher, maintainer, trimmer):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -77,6 +88,16 @@ async def _refresh(center: CallCenter) -> None:
     while True:
         await asyncio.sleep(REFRESH_SECONDS)
         await center.refresh()
+
+
+async def _maintain(center: CallCenter) -> None:
+    """Renew this node's queue leases and staff presence; sweep what nobody renews."""
+    while True:
+        await asyncio.sleep(MAINTAIN_SECONDS)
+        try:
+            await center.maintain()
+        except Exception:
+            logger.exception("maintenance failed; trying again")
 
 
 async def _trim_when_idle(center: CallCenter) -> None:

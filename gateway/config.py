@@ -46,6 +46,8 @@ class Config:
     signin_token_minutes: int = 10
     session_hours: int = 8
     drain_seconds: float = 30.0
+    grace_seconds: float = 60.0
+    invite_minutes: int = 30
     log_level: str = "INFO"
     event_loop: str = "uvloop"
 
@@ -142,6 +144,7 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
     signalling = _table(data, "signalling")
     ice = _table(data, "ice")
     media = _table(data, "media")
+    calls = _table(data, "calls")
     holidays = tuple(_parse_date(day, "holidays") for day in data.get("holidays", []))
     lines_table = _table(data, "lines")
     d = Config()  # the defaults
@@ -190,6 +193,12 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
             "signalling.heartbeat_seconds",
             0.1,
         ),
+        grace_seconds=_float(
+            calls.get("grace_seconds", d.grace_seconds), "calls.grace_seconds", 0.1
+        ),
+        invite_minutes=_int(
+            calls.get("invite_minutes", d.invite_minutes), "calls.invite_minutes", 1, 30
+        ),
         lines=lines,
         forwarding=_forwarding(media.get("forwarding", d.forwarding)),
         ice=IcePolicy(
@@ -229,6 +238,8 @@ def apply_env(config: Config, env: Mapping[str, str]) -> Config:
         changes["log_level"] = _log_level(value)
     if (value := get("EVENT_LOOP")) is not None:
         changes["event_loop"] = _event_loop(value)
+    if (value := get("GRACE_SECONDS")) is not None:
+        changes["grace_seconds"] = _float(value, "TUKILINJA_GRACE_SECONDS", 0.1)
     if (value := get("MEDIA_FORWARDING")) is not None:
         changes["forwarding"] = _forwarding(value)
     ice = config.ice

@@ -154,11 +154,15 @@ class MediaPeer:
             self._pending.append((PlaceholderTrack(kind), stream))
         return stream
 
-    def send_to(self, other: MediaPeer, kind: str) -> None:
-        """Send this participant's ``kind`` media to ``other`` (offered to them next)."""
+    def send_to(self, other: MediaPeer, kind: str) -> object:
+        """Send this participant's ``kind`` media to ``other`` (offered to them next).
+
+        Returns a handle for :meth:`stop_outbound` on ``other``.
+        """
         if self._forwarding == "packet":
-            self.forward(kind, other.add_outbound(kind))
-            return
+            stream = other.add_outbound(kind)
+            self.forward(kind, stream)
+            return stream
         # Baseline: decode here, re-encode for the other side (see media/relay.py).
         track = DeferredTrack(kind)
         if not other._closed:
@@ -168,6 +172,29 @@ class MediaPeer:
             remote = transceiver.receiver.track
             if remote is not None and remote.kind == kind and self._relay is not None:
                 track.set_source(self._relay.subscribe(remote))
+        return track
+
+    def stop_outbound(self, handle: object) -> None:
+        """Stop sending a stream whose source has gone (its transceiver idles from now on)."""
+        for entries in (self._pending, self._outbound):
+            for entry in list(entries):
+                track, stream = entry
+                if handle is stream or handle is track:
+                    track.stop()
+                    if stream is not None and stream.source is not None:
+                        stream.source.remove_destination(stream)
+                    if entries is self._pending:
+                        entries.remove(entry)
+
+    def pending_offer(self) -> str | None:
+        """The gateway's outstanding offer, if the client has not answered it yet."""
+        if self._closed or self._pc.signalingState != "have-local-offer":
+            return None
+        local = self._pc.localDescription
+        remote = self._pc.remoteDescription
+        if local is None or remote is None:
+            return None
+        return align_reoffer(str(local.sdp), str(remote.sdp))
 
     def forward(self, kind: str, destination: OutboundStream) -> None:
         """Send this participant's ``kind`` media to ``destination`` (now or once it flows)."""

@@ -1,9 +1,9 @@
-"""Anonymous records of finished calls: only line, times, outcome and end reason."""
+"""Anonymous records of finished calls: line, times, outcome, end reason, counts by role."""
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -34,6 +34,7 @@ class CallRecord:
     ended_at: datetime
     outcome: CallOutcome
     end_reason: str
+    participants: dict[str, int] = field(default_factory=dict)  # counts by role, no one named
 
     def __post_init__(self) -> None:
         stamps = [self.queued_at, self.ended_at]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -14,18 +14,33 @@ __all__ = ["MemoryQueueStore", "QueueEntry", "QueueStore"]
 
 @dataclass(frozen=True)
 class QueueEntry:
-    """One waiting caller, known only by an opaque ticket."""
+    """One waiting caller, known only by an opaque ticket (the participant id).
+
+    ``owner`` is the node that holds the caller's connection; ``lease_expires`` is when the
+    entry counts as abandoned unless that node renews it (a node that dies stops renewing).
+    """
 
     ticket: str
     line_id: str
     enqueued_at: datetime
+    owner: str = ""
+    lease_expires: datetime | None = None
+
+    def expired(self, now: datetime) -> bool:
+        return self.lease_expires is not None and self.lease_expires <= now
 
 
 class QueueStore(Protocol):
     """FIFO queues keyed by line id. Implementations must make each call atomic."""
 
     async def enqueue(
-        self, line_id: str, ticket: str, enqueued_at: datetime, max_length: int
+        self,
+        line_id: str,
+        ticket: str,
+        enqueued_at: datetime,
+        max_length: int,
+        owner: str = "",
+        lease_expires: datetime | None = None,
     ) -> int:
         """Append `ticket`; return its 1-based position.
 
@@ -36,6 +51,18 @@ class QueueStore(Protocol):
 
     async def remove(self, line_id: str, ticket: str) -> QueueEntry | None:
         """Take `ticket` out of the queue; None if it was not there."""
+        ...
+
+    async def get(self, line_id: str, ticket: str) -> QueueEntry | None:
+        """The entry of `ticket`, or None if it is not queued."""
+        ...
+
+    async def renew(self, line_id: str, ticket: str, owner: str, lease_expires: datetime) -> bool:
+        """Extend the lease (and set the owner) of a queued entry; False if not queued."""
+        ...
+
+    async def take_expired(self, line_id: str, now: datetime) -> list[QueueEntry]:
+        """Remove and return the entries whose lease has run out."""
         ...
 
     async def pop_next(self, line_id: str) -> QueueEntry | None:
@@ -62,7 +89,13 @@ class MemoryQueueStore:
         self._queues: dict[str, OrderedDict[str, QueueEntry]] = {}
 
     async def enqueue(
-        self, line_id: str, ticket: str, enqueued_at: datetime, max_length: int
+        self,
+        line_id: str,
+        ticket: str,
+        enqueued_at: datetime,
+        max_length: int,
+        owner: str = "",
+        lease_expires: datetime | None = None,
     ) -> int:
         """Append `ticket`; return its 1-based position."""
         queue = self._queues.get(line_id)
@@ -73,7 +106,7 @@ class MemoryQueueStore:
             raise QueueFullError(f"queue of line {line_id!r} is full ({length}/{max_length})")
         if queue is None:
             queue = self._queues[line_id] = OrderedDict()
-        queue[ticket] = QueueEntry(ticket, line_id, enqueued_at)
+        queue[ticket] = QueueEntry(ticket, line_id, enqueued_at, owner, lease_expires)
         return len(queue)
 
     async def remove(self, line_id: str, ticket: str) -> QueueEntry | None:
@@ -84,6 +117,30 @@ class MemoryQueueStore:
         entry = queue.pop(ticket, None)
         self._drop_if_empty(line_id)
         return entry
+
+    async def get(self, line_id: str, ticket: str) -> QueueEntry | None:
+        """The entry of `ticket`, or None if it is not queued."""
+        queue = self._queues.get(line_id)
+        return None if queue is None else queue.get(ticket)
+
+    async def renew(self, line_id: str, ticket: str, owner: str, lease_expires: datetime) -> bool:
+        """Extend the lease (and set the owner) of a queued entry; False if not queued."""
+        queue = self._queues.get(line_id)
+        if queue is None or ticket not in queue:
+            return False
+        queue[ticket] = replace(queue[ticket], owner=owner, lease_expires=lease_expires)
+        return True
+
+    async def take_expired(self, line_id: str, now: datetime) -> list[QueueEntry]:
+        """Remove and return the entries whose lease has run out."""
+        queue = self._queues.get(line_id)
+        if queue is None:
+            return []
+        gone = [entry for entry in queue.values() if entry.expired(now)]
+        for entry in gone:
+            del queue[entry.ticket]
+        self._drop_if_empty(line_id)
+        return gone
 
     async def pop_next(self, line_id: str) -> QueueEntry | None:
         """Take the first (longest-waiting) entry; None if the queue is empty."""

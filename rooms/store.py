@@ -8,7 +8,11 @@ from dataclasses import dataclass, field
 from rooms.calls import CallRecordStore, MemoryCallRecordStore
 from rooms.clock import Clock
 from rooms.estimate import LineStatsStore, MemoryLineStatsStore
+from rooms.locks import LockStore, MemoryLockStore
+from rooms.presence import MemoryPresenceStore, PresenceStore
 from rooms.queues import MemoryQueueStore, QueueStore
+from rooms.resume import MemoryResumeStore, ResumeStore
+from rooms.roomstore import MemoryRoomStore, RoomStore
 from rooms.tokens import MemoryOneTimeTokenStore, OneTimeTokenStore
 
 __all__ = ["Store", "create_memory_store"]
@@ -16,12 +20,22 @@ __all__ = ["Store", "create_memory_store"]
 
 @dataclass
 class Store:
-    """All shared state behind small interfaces; memory or (later) Redis backends."""
+    """All shared state behind small interfaces; memory or (later) Redis backends.
+
+    Everything that must outlive a socket or be read by another node lives here: queue
+    entries, rooms and participants, staff presence, resume tokens, used one-time token
+    ids, call records and line statistics. Changes to one line or one room are serialised
+    with ``locks``.
+    """
 
     queues: QueueStore
     calls: CallRecordStore
     stats: LineStatsStore
     tokens: OneTimeTokenStore
+    rooms: RoomStore
+    presence: PresenceStore
+    resume: ResumeStore
+    locks: LockStore
     on_close: Callable[[], Awaitable[None]] | None = field(default=None, repr=False)
 
     async def close(self) -> None:
@@ -38,4 +52,8 @@ def create_memory_store(clock: Clock) -> Store:
         calls=MemoryCallRecordStore(),
         stats=MemoryLineStatsStore(),
         tokens=MemoryOneTimeTokenStore(clock),
+        rooms=MemoryRoomStore(),
+        presence=MemoryPresenceStore(),
+        resume=MemoryResumeStore(),
+        locks=MemoryLockStore(),
     )

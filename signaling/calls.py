@@ -1,55 +1,63 @@
-"""The call centre of one node: service-line queues, calls, and their media.
+"""The call centre of one node: queues, rooms of participants, and their media.
 
-Turns protocol requests into changes on ``rooms`` (queues, records) and ``media`` (peer
-connections, forwarding). Everything a resident leaves behind is a :class:`CallRecord` with
-the line and the times; nothing that identifies them.
+Turns protocol requests into operations on :mod:`rooms` (the store holds the truth:
+queue entries, rooms, participants, presence, resume tokens) and :mod:`media` (peer
+connections and forwarding). This node keeps only what belongs to a connection: sockets
+and peer connections of the participants it serves. Every participant's audio goes to
+every other participant of the room, packet by packet, never decoded.
+
+A participant whose socket drops keeps their place for the grace period; a new socket
+takes it back with a single-use resume token. Everything a call leaves behind is a
+:class:`~rooms.calls.CallRecord`: the line, the times and counts by role.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import logging
+import re
 import secrets
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import timedelta
+from typing import Any, Final
 
 from media.ice import IcePolicy
 from media.peer import GlareError, MediaPeer, NegotiationError, NoPendingOfferError
-from rooms.calls import CallOutcome, CallRecord
 from rooms.clock import Clock
 from rooms.errors import AlreadyQueuedError, QueueFullError
 from rooms.estimate import estimate_wait_seconds
 from rooms.lines import ServiceLine
+from rooms.participants import Participant, ParticipantRole, ParticipantState, StateChange
+from rooms.resume import InvalidTokenError, ResumeGrant, ResumeTokens
+from rooms.room import EndReason, Room, RoomEndedError
 from rooms.status import LineStatus, line_status
 from rooms.store import Store
+from rooms.switchboard import RoomChange, Switchboard, new_participant_id
 from signaling.errors import ErrorCode, ProtocolError
-from signaling.session import QueuePlace, Role, Session
-from signaling.tokens import StaffClaims
+from signaling.local import Link, LocalParticipant, LocalRoom
+from signaling.session import Role, Session
+from signaling.tokens import StaffClaims, TokenError, TokenService
 
 logger = logging.getLogger(__name__)
 
-OFFER_WAIT_SECONDS = 30.0
+OFFER_WAIT_SECONDS: Final = 30.0
+LEASE: Final = timedelta(seconds=30)  # a queue entry lives this long unless renewed
+PRESENCE_TTL: Final = timedelta(seconds=30)
+RESUME_TOKEN_LIFETIME: Final = timedelta(hours=12)
+LANGUAGE_PATTERN: Final = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$")
 
 
-@dataclass(eq=False)
-class ActiveCall:
-    """A call in progress on this node between a resident and a professional."""
+@dataclass(frozen=True)
+class CallSettings:
+    """The call centre's tunables (from the ``[calls]`` section of the configuration)."""
 
-    call_id: str
-    line_id: str
-    queued_at: datetime
-    answered_at: datetime
-    resident: Session
-    staff: Session
-
-    def participants(self) -> tuple[Session, Session]:
-        return (self.resident, self.staff)
-
-    def other(self, session: Session) -> Session:
-        return self.staff if session is self.resident else self.resident
+    grace_seconds: float = 60.0
+    invite_minutes: int = 30
+    base_url: str = ""
+    forwarding: str = "packet"
 
 
 @dataclass
@@ -62,10 +70,13 @@ class CallCenterCounters:
     queue_abandoned: int = 0
     queue_rejected: int = 0
     media_failures: int = 0
+    resumed: int = 0
+    resume_refused: int = 0
+    interpreters_joined: int = 0
 
 
 class CallCenter:
-    """Queues and calls for the service lines served by this node."""
+    """Queues and rooms for the service lines served by this node."""
 
     def __init__(
         self,
@@ -73,65 +84,106 @@ class CallCenter:
         store: Store,
         clock: Clock,
         ice: IcePolicy,
-        forwarding: str = "packet",
+        tokens: TokenService,
+        settings: CallSettings | None = None,
+        node_id: str | None = None,
     ) -> None:
-        self._forwarding = forwarding
+        self._settings = settings or CallSettings()
         self._lines = dict(lines)
         self._store = store
         self._clock = clock
         self._ice = ice
+        self._tokens = tokens
+        self.node_id = node_id or secrets.token_hex(4)
+        self._switchboard = Switchboard(store, clock, self.node_id, LEASE)
+        self._resume = ResumeTokens(store.resume, clock, RESUME_TOKEN_LIFETIME)
         self._numbers = itertools.count(1)
-        self._tickets: dict[str, Session] = {}
-        self._queued_at: dict[str, datetime] = {}
         self._watchers: dict[str, set[Session]] = {line_id: set() for line_id in self._lines}
         self._staff: set[Session] = set()
-        self._calls: dict[str, ActiveCall] = {}
+        self._participants: dict[str, LocalParticipant] = {}
+        self._rooms: dict[str, LocalRoom] = {}
         self._last_status: dict[str, LineStatus] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.counters = CallCenterCounters()
         self.draining = False  # set when the node drains: no new queue places
 
-    # -- sessions ---------------------------------------------------------------------------
+    # -- what runs here ---------------------------------------------------------------------
 
     @property
     def lines(self) -> Mapping[str, ServiceLine]:
         return self._lines
 
     @property
-    def active_calls(self) -> int:
-        return len(self._calls)
+    def grace(self) -> timedelta:
+        return timedelta(seconds=self._settings.grace_seconds)
 
-    def calls(self) -> list[ActiveCall]:
-        """The calls in progress on this node."""
-        return list(self._calls.values())
+    @property
+    def active_calls(self) -> int:
+        return len(self._rooms)
+
+    def calls(self) -> list[LocalRoom]:
+        """The rooms in progress on this node."""
+        return list(self._rooms.values())
 
     @property
     def queued(self) -> int:
-        return len(self._tickets)
+        return sum(1 for p in self._participants.values() if p.queued)
+
+    def participants(self) -> list[LocalParticipant]:
+        """Participants this node serves (queued, in a call, or away within grace)."""
+        return list(self._participants.values())
+
+    # -- sessions ---------------------------------------------------------------------------
 
     def open_session(self, staff: StaffClaims | None) -> Session:
-        """A new session for a socket: staff when signed in, otherwise an anonymous resident."""
+        """A new session for a socket: staff when signed in, otherwise anonymous."""
         role = Role.STAFF if staff is not None else Role.RESIDENT
         session = Session(role=role, number=next(self._numbers), staff=staff)
         if staff is not None:
             self._staff.add(session)
-            self._spawn(self._publish_lines(self._staff_line_ids(session)))
+            session.presence_id = secrets.token_urlsafe(9)
+            self._spawn(self._announce(session))
         return session
 
     async def close_session(self, session: Session) -> None:
-        """Release everything a departing socket held."""
+        """A socket has gone: its participant keeps their place for the grace period."""
         for line_id in list(session.watching):
             self.unwatch(session, line_id)
-        if session.call is not None:
-            await self._end_call(session.call, "peer_left")
-        if session.queue_place is not None:
-            await self._leave_queue(session, CallOutcome.ABANDONED, "left")
-        if session.peer is not None:
-            await self._close_peer(session)
+        local = session.participant
+        session.participant = None
+        if local is not None and local.session is session:
+            await self._went_away(local)
         if session in self._staff:
             self._staff.discard(session)
+            if session.presence_id is not None:
+                await self._store.presence.withdraw(session.presence_id)
             await self._publish_lines(self._staff_line_ids(session))
         session.close()
+
+    async def _went_away(self, local: LocalParticipant) -> None:
+        local.session = None
+        local.cancel_grace()
+        loop = asyncio.get_running_loop()
+        local.grace = loop.call_later(
+            self._settings.grace_seconds, lambda: self._spawn(self._grace_over(local))
+        )
+        if local.room_id is not None:
+            await self._room_op(
+                local.room_id, self._switchboard.set_state, local.id, ParticipantState.RECONNECTING
+            )
+
+    async def _grace_over(self, local: LocalParticipant) -> None:
+        """The grace period ran out without a resume: the participant has left."""
+        local.grace = None
+        if local.session is not None or self._participants.get(local.id) is not local:
+            return
+        if local.queued:
+            await self._switchboard.leave_queue(local.line_id, local.id, "timeout")
+            self.counters.queue_abandoned += 1
+            await self._drop(local)
+            await self._publish_line(local.line_id)
+        elif local.room_id is not None:
+            await self._leave_room(local, EndReason.TIMEOUT)
 
     # -- lines ------------------------------------------------------------------------------
 
@@ -145,7 +197,8 @@ class CallCenter:
         line = self.line(line_id)
         queue_length = await self._store.queues.length(line_id)
         mean = await self._store.stats.mean_talk_time(line_id)
-        return line_status(line, self._clock.now(), queue_length, self._staff_online(line_id), mean)
+        staff = await self._staff_online(line_id)
+        return line_status(line, self._clock.now(), queue_length, staff, mean)
 
     async def watch(self, session: Session, line_id: str) -> LineStatus:
         status = await self.status(line_id)
@@ -160,172 +213,560 @@ class CallCenter:
 
     # -- queue ------------------------------------------------------------------------------
 
-    async def join_queue(self, session: Session, line_id: str) -> tuple[int, int]:
-        """Put a resident in a line's queue; returns position and estimated wait."""
+    async def join_queue(self, session: Session, line_id: str) -> dict[str, Any]:
+        """Put a resident in a line's queue; returns position, estimate and resume token."""
         if session.role is not Role.RESIDENT:
             raise ProtocolError(ErrorCode.FORBIDDEN, "Professionals cannot queue.")
         line = self.line(line_id)
-        if session.queue_place is not None or session.call is not None:
+        if session.participant is not None:
             raise ProtocolError(ErrorCode.INVALID_STATE, "Already queued or in a call.")
         if self.draining:
             self.counters.queue_rejected += 1
             raise ProtocolError(ErrorCode.DRAINING)
-        now = self._clock.now()
-        if not line.hours.is_open(now):
+        if not line.hours.is_open(self._clock.now()):
             self.counters.queue_rejected += 1
             raise ProtocolError(ErrorCode.LINE_CLOSED)
-        ticket = secrets.token_urlsafe(12)
         try:
-            position = await self._store.queues.enqueue(line_id, ticket, now, line.max_queue)
+            ticket, position = await self._switchboard.join_queue(line_id, line.max_queue)
         except QueueFullError:
             self.counters.queue_rejected += 1
             raise ProtocolError(ErrorCode.QUEUE_FULL) from None
         except AlreadyQueuedError:  # a fresh ticket cannot collide; treat as state error
             raise ProtocolError(ErrorCode.INVALID_STATE) from None
         self.counters.queue_joined += 1
-        self._tickets[ticket] = session
-        self._queued_at[ticket] = now
+        local = LocalParticipant(ticket, ParticipantRole.RESIDENT, line_id, session=session)
+        self._participants[ticket] = local
+        session.participant = local
         estimate = await self._estimate(line, position)
-        session.queue_place = QueuePlace(line_id, ticket, position, estimate)
-        session.peer = MediaPeer(self._ice, session.label, forwarding=self._forwarding)
-        session.peer.on_failed = lambda: self._spawn(self._media_failed(session))
+        local.last_position, local.last_estimate = position, estimate
+        self._new_peer(local)
+        token = await self._resume.issue(ResumeGrant(ticket, local.role, line_id))
         await self._publish_line(line_id)
-        return position, estimate
+        return {
+            "line": line_id,
+            "position": position,
+            "estimatedWaitSeconds": estimate,
+            "participantId": ticket,
+            "resumeToken": token,
+        }
 
     async def leave_queue(self, session: Session) -> None:
-        if session.queue_place is None:
+        local = session.participant
+        if local is None or not local.queued:
             raise ProtocolError(ErrorCode.INVALID_STATE, "Not in a queue.")
-        await self._leave_queue(session, CallOutcome.ABANDONED, "left")
-        await self._close_peer(session)
+        entry = await self._switchboard.leave_queue(local.line_id, local.id, "left")
+        if entry is not None:
+            self.counters.queue_abandoned += 1
+        await self._drop(local)
+        await self._publish_line(local.line_id)
 
-    async def _leave_queue(self, session: Session, outcome: CallOutcome, reason: str) -> None:
-        place = session.queue_place
-        if place is None:
-            return
-        session.queue_place = None
-        await self._store.queues.remove(place.line_id, place.ticket)
-        self._tickets.pop(place.ticket, None)
-        queued_at = self._queued_at.pop(place.ticket, self._clock.now())
-        self.counters.queue_abandoned += 1
-        await self._store.calls.add(
-            CallRecord(
-                call_id=_new_call_id(),
-                line_id=place.line_id,
-                queued_at=queued_at,
-                answered_at=None,
-                ended_at=self._clock.now(),
-                outcome=outcome,
-                end_reason=reason,
-            )
-        )
-        await self._publish_line(place.line_id)
+    # -- rooms ------------------------------------------------------------------------------
 
-    # -- calls ------------------------------------------------------------------------------
-
-    async def answer_next(self, session: Session, line_id: str) -> ActiveCall:
+    async def answer_next(self, session: Session, line_id: str) -> dict[str, Any]:
         """Connect a professional with the first caller in a line's queue."""
-        if session.role is not Role.STAFF or session.staff is None:
-            raise ProtocolError(ErrorCode.UNAUTHORIZED)
+        staff = self._require_staff(session)
         self.line(line_id)
-        if line_id not in session.staff.lines:
+        if line_id not in staff.lines:
             raise ProtocolError(ErrorCode.FORBIDDEN, "This line is not assigned to you.")
-        if session.call is not None:
+        if session.participant is not None:
             raise ProtocolError(ErrorCode.INVALID_STATE, "Already in a call.")
         while True:
-            entry = await self._store.queues.pop_next(line_id)
-            if entry is None:
-                raise ProtocolError(ErrorCode.QUEUE_EMPTY)
-            resident = self._tickets.pop(entry.ticket, None)
-            if resident is not None and not resident.closed:
-                break
-        now = self._clock.now()
-        queued_at = self._queued_at.pop(entry.ticket, entry.enqueued_at)
-        resident.queue_place = None
-        call = ActiveCall(
-            call_id=_new_call_id(),
-            line_id=line_id,
-            queued_at=queued_at,
-            answered_at=now,
-            resident=resident,
-            staff=session,
-        )
-        self._calls[call.call_id] = call
-        resident.call = call
-        session.call = call
-        if session.peer is not None:
-            await self._close_peer(session)
-        session.peer = MediaPeer(self._ice, session.label, forwarding=self._forwarding)
-        session.peer.on_failed = lambda: self._spawn(self._media_failed(session))
-        self._bridge(call)
-        self.counters.calls_answered += 1
-        for participant in call.participants():
-            participant.send_event(
-                "call.connected",
-                callId=call.call_id,
-                line=line_id,
-                role=participant.role.value,
+            professional = Participant(
+                new_participant_id(), ParticipantRole.PROFESSIONAL, staff_ref=_staff_ref(staff)
             )
-        self._spawn(self._offer_if_needed(resident))
+            answered = await self._switchboard.answer_next(line_id, professional)
+            if answered is None:
+                await self._publish_line(line_id)
+                raise ProtocolError(ErrorCode.QUEUE_EMPTY)
+            resident = self._participants.get(answered.entry.ticket)
+            if resident is not None:
+                break
+            # Queued through a connection this node no longer holds: nobody to talk to.
+            await self._switchboard.end(answered.room.id, EndReason.PEER_LEFT)
+        room = answered.room
+        local_room = LocalRoom(room.id, line_id)
+        self._rooms[room.id] = local_room
+        resident.room_id = room.id
+        local_room.members[resident.id] = resident
+        me = self._add_local(session, professional, line_id, room.id)
+        self.counters.calls_answered += 1
+        if resident.session is None:
+            await self._room_op(
+                room.id, self._switchboard.set_state, resident.id, ParticipantState.RECONNECTING
+            )
+        self._link(local_room)
+        token = await self._resume.issue(
+            ResumeGrant(me.id, me.role, line_id, staff_ref=professional.staff_ref)
+        )
+        current = await self._switchboard.get(room.id) or room
+        snapshot = [p.public() for p in current.present()]
+        resident.send_event(
+            "call.connected",
+            callId=room.id,
+            line=line_id,
+            role=Role.RESIDENT.value,
+            participantId=resident.id,
+            participants=snapshot,
+        )
+        me.send_event(
+            "call.connected",
+            callId=room.id,
+            line=line_id,
+            role=Role.STAFF.value,
+            participantId=me.id,
+            participants=snapshot,
+        )
+        self._watch_media(me)
+        self._watch_media(resident)
         await self._publish_line(line_id)
-        return call
+        return {
+            "callId": room.id,
+            "line": line_id,
+            "participantId": me.id,
+            "resumeToken": token,
+            "participants": snapshot,
+        }
 
     async def hangup(self, session: Session) -> None:
-        if session.call is None:
+        local = session.participant
+        if local is None or local.room_id is None:
             raise ProtocolError(ErrorCode.INVALID_STATE, "Not in a call.")
-        await self._end_call(session.call, "hangup")
-
-    def _bridge(self, call: ActiveCall) -> None:
-        """Wire each participant's inbound audio to the other's outbound track."""
-        resident_peer, staff_peer = call.resident.peer, call.staff.peer
-        assert resident_peer is not None and staff_peer is not None  # set before bridging
-        resident_peer.send_to(staff_peer, "audio")
-        staff_peer.send_to(resident_peer, "audio")
-
-    async def _end_call(self, call: ActiveCall, reason: str) -> None:
-        if self._calls.pop(call.call_id, None) is None:
+        room_id = local.room_id
+        change = await self._room_op(room_id, self._switchboard.hangup, local.id)
+        if change is None:
             return
-        now = self._clock.now()
-        for participant in call.participants():
-            participant.call = None
-            participant.send_event("call.ended", callId=call.call_id, reason=reason)
-        for participant in call.participants():
-            await self._close_peer(participant)
-        record = CallRecord(
-            call_id=call.call_id,
-            line_id=call.line_id,
-            queued_at=call.queued_at,
-            answered_at=call.answered_at,
-            ended_at=now,
-            outcome=CallOutcome.ANSWERED,
-            end_reason=reason,
-        )
-        await self._store.calls.add(record)
-        if record.talk_seconds is not None:
-            await self._store.stats.record_talk_time(call.line_id, record.talk_seconds)
+        if not change.ended:
+            # The one who hung up has left: nothing more is sent to them about this call.
+            await self._drop(local)
+            self._announce_left(change, local.id, "hangup")
+
+    async def remove_participant(self, session: Session, participant_id: str) -> None:
+        """The professional takes an interpreter out of the call."""
+        me = self._require_in_call(session, ParticipantRole.PROFESSIONAL)
+        assert me.room_id is not None
+        room = await self._switchboard.get(me.room_id)
+        target = room.participant(participant_id) if room is not None else None
+        if room is None or target is None or not target.present:
+            raise ProtocolError(ErrorCode.UNKNOWN_PARTICIPANT)
+        if target.role is not ParticipantRole.INTERPRETER:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "Only an interpreter can be removed.")
+        local = self._participants.get(participant_id)
+        change = await self._room_op(room.id, self._switchboard.leave, participant_id)
+        if local is not None:
+            local.send_event("call.ended", callId=room.id, reason="removed")
+            await self._drop(local)
+        if change is not None and not change.ended:
+            self._announce_left(change, participant_id, "removed")
+
+    async def _leave_room(self, local: LocalParticipant, reason: EndReason) -> None:
+        """A participant leaves (grace over, media failed) without hanging up."""
+        room_id = local.room_id
+        if room_id is None:
+            return
+        change = await self._room_op(room_id, self._switchboard.leave, local.id, reason)
+        await self._drop(local)
+        if change is not None and not change.ended:
+            self._announce_left(change, local.id, reason.value)
+
+    def _announce_left(self, change: RoomChange, participant_id: str, reason: str) -> None:
+        left = change.room.participant(participant_id)
+        local_room = self._rooms.get(change.room.id)
+        if left is None or local_room is None:
+            return
+        for member in local_room.participants():
+            member.send_event(
+                "participant.left", callId=change.room.id, participant=left.public(), reason=reason
+            )
+
+    async def _room_op(self, room_id: str, op: Any, *args: Any) -> RoomChange | None:
+        """Run one switchboard operation on a room and tell its participants what changed."""
+        try:
+            change: RoomChange = await op(room_id, *args)
+        except RoomEndedError:
+            await self._room_ended_locally(room_id, EndReason.PEER_LEFT)
+            return None
+        if change.ended:
+            await self._room_ended_locally(room_id, change.room.end_reason or EndReason.HANGUP)
+            return change
+        self._announce_changes(change.room, change.changes)
+        return change
+
+    def _announce_changes(self, room: Room, changes: list[StateChange]) -> None:
+        local_room = self._rooms.get(room.id)
+        if local_room is None:
+            return
+        for change in changes:
+            participant = room.participant(change.participant_id)
+            if participant is None or change.new is ParticipantState.LEFT:
+                continue
+            for member in local_room.participants():
+                if member.id != change.participant_id:
+                    member.send_event(
+                        "participant.updated", callId=room.id, participant=participant.public()
+                    )
+
+    async def _room_ended_locally(self, room_id: str, reason: EndReason) -> None:
+        local_room = self._rooms.pop(room_id, None)
+        if local_room is None:
+            return
+        for member in local_room.participants():
+            member.send_event("call.ended", callId=room_id, reason=reason.value)
+        for member in local_room.participants():
+            await self._drop(member)
         self.counters.calls_ended += 1
-        await self._publish_line(call.line_id)
+        await self._publish_line(local_room.line_id)
 
-    async def _media_failed(self, session: Session) -> None:
+    # -- interpreter ------------------------------------------------------------------------
+
+    async def invite_interpreter(self, session: Session, language: str) -> dict[str, Any]:
+        me = self._require_in_call(session, ParticipantRole.PROFESSIONAL)
+        if not LANGUAGE_PATTERN.fullmatch(language):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "`language` must be a language tag.")
+        assert me.room_id is not None
+        room = await self._switchboard.get(me.room_id)
+        if room is None:
+            raise ProtocolError(ErrorCode.UNKNOWN_CALL)
+        if room.present_with_role(ParticipantRole.INTERPRETER):
+            raise ProtocolError(ErrorCode.INVALID_STATE, "An interpreter is already in the call.")
+        ttl = timedelta(minutes=self._settings.invite_minutes)
+        token, expires = self._tokens.issue_invite(room.id, language, self._clock.now(), ttl)
+        return {
+            "url": f"{self._settings.base_url}/join#token={token}",
+            "language": language,
+            "expiresAt": expires.isoformat(),
+        }
+
+    async def check_invite(self, token: str) -> dict[str, Any]:
+        claims = self._verify_invite(token)
+        room = await self._switchboard.get(claims.room_id)
+        if room is None or not room.open:
+            raise ProtocolError(ErrorCode.UNKNOWN_CALL)
+        return {
+            "language": claims.language,
+            "line": room.line_id,
+            "expiresAt": claims.expires_at.isoformat(),
+        }
+
+    async def join_as_interpreter(self, session: Session, token: str) -> dict[str, Any]:
+        if session.role is not Role.RESIDENT:
+            raise ProtocolError(
+                ErrorCode.FORBIDDEN, "Open the link in a browser without staff sign-in."
+            )
+        if session.participant is not None:
+            raise ProtocolError(ErrorCode.INVALID_STATE, "Already queued or in a call.")
+        claims = self._verify_invite(token)
+        interpreter = Participant(
+            new_participant_id(), ParticipantRole.INTERPRETER, language=claims.language
+        )
+        conflict: list[ErrorCode] = []
+
+        async def apply(room: Room) -> list[StateChange]:
+            if room.present_with_role(ParticipantRole.INTERPRETER):
+                conflict.append(ErrorCode.INVALID_STATE)
+                return []
+            if not await self._store.tokens.consume(claims.token_id, claims.expires_at):
+                conflict.append(ErrorCode.INVALID_TOKEN)
+                return []
+            room.add(interpreter)
+            return []
+
+        try:
+            change = await self._switchboard.change(claims.room_id, apply)
+        except RoomEndedError:
+            raise ProtocolError(ErrorCode.UNKNOWN_CALL) from None
+        if conflict:
+            message = (
+                "An interpreter is already in the call."
+                if conflict[0] is ErrorCode.INVALID_STATE
+                else "This link has been used."
+            )
+            raise ProtocolError(conflict[0], message)
+        local_room = self._rooms.get(claims.room_id)
+        if local_room is None:  # the room runs on another node (several nodes: routed later)
+            await self._switchboard.leave(claims.room_id, interpreter.id)
+            raise ProtocolError(ErrorCode.UNKNOWN_CALL)
+        room = change.room
+        me = self._add_local(session, interpreter, room.line_id, room.id)
+        self.counters.interpreters_joined += 1
+        for member in local_room.participants():
+            if member is not me:
+                member.send_event(
+                    "participant.joined", callId=room.id, participant=interpreter.public()
+                )
+        self._link(local_room)
+        self._watch_media(me)
+        token_next = await self._resume.issue(ResumeGrant(me.id, me.role, room.line_id))
+        return {
+            "callId": room.id,
+            "line": room.line_id,
+            "language": claims.language,
+            "participantId": me.id,
+            "resumeToken": token_next,
+            "participants": [p.public() for p in room.present()],
+        }
+
+    def _verify_invite(self, token: str) -> Any:
+        try:
+            return self._tokens.verify_invite(token, self._clock.now())
+        except TokenError:
+            raise ProtocolError(ErrorCode.INVALID_TOKEN) from None
+
+    # -- resume and rejoin ------------------------------------------------------------------
+
+    async def resume(self, session: Session, token: str, keep_media: bool) -> dict[str, Any]:
+        """A new socket takes back a participant's queue place or call."""
+        if session.participant is not None:
+            raise ProtocolError(ErrorCode.INVALID_STATE, "This socket already has a place.")
+        staff_ref = _staff_ref(session.staff) if session.staff is not None else None
+        try:
+            grant = await self._resume.redeem(token, staff_ref)
+        except InvalidTokenError:
+            self.counters.resume_refused += 1
+            raise ProtocolError(ErrorCode.INVALID_TOKEN) from None
+        local = self._participants.get(grant.participant_id)
+        if local is None:
+            self.counters.resume_refused += 1
+            raise ProtocolError(ErrorCode.UNKNOWN_CALL)
+        result = await self._take_over(session, local, keep_media)
+        result["resumeToken"] = await self._resume.issue(grant)
+        self.counters.resumed += 1
+        return result
+
+    async def rejoinable(self, session: Session) -> list[dict[str, Any]]:
+        """Open calls this professional took part in (for the console's Rejoin)."""
+        if session.staff is None:
+            return []
+        ref = _staff_ref(session.staff)
+        calls = []
+        for room in await self._store.rooms.all():
+            if room.open and any(p.staff_ref == ref for p in room.participants.values()):
+                calls.append({"callId": room.id, "line": room.line_id})
+        return calls
+
+    async def rejoin(self, session: Session, room_id: str) -> dict[str, Any]:
+        """A professional comes back into a call they were in, from any of their consoles."""
+        staff = self._require_staff(session)
+        if session.participant is not None:
+            raise ProtocolError(ErrorCode.INVALID_STATE, "Already in a call.")
+        ref = _staff_ref(staff)
+        room = await self._switchboard.get(room_id)
+        if room is None or room_id not in self._rooms:
+            raise ProtocolError(ErrorCode.UNKNOWN_CALL)
+        mine = [p for p in room.participants.values() if p.staff_ref == ref]
+        if not mine:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "Not a call of yours.")
+        present = [p for p in mine if p.present]
+        if present and present[0].id in self._participants:
+            local = self._participants[present[0].id]
+            result = await self._take_over(session, local, keep_media=False)
+        else:
+            professional = Participant(
+                new_participant_id(), ParticipantRole.PROFESSIONAL, staff_ref=ref
+            )
+            try:
+                change = await self._switchboard.join(room_id, professional)
+            except RoomEndedError:
+                raise ProtocolError(ErrorCode.UNKNOWN_CALL) from None
+            local_room = self._rooms[room_id]
+            local = self._add_local(session, professional, room.line_id, room_id)
+            for member in local_room.participants():
+                if member is not local:
+                    member.send_event(
+                        "participant.joined", callId=room_id, participant=professional.public()
+                    )
+            self._link(local_room)
+            self._watch_media(local)
+            result = self._call_result(change.room, local)
+        result["resumeToken"] = await self._resume.issue(
+            ResumeGrant(local.id, local.role, local.line_id, staff_ref=ref)
+        )
+        return result
+
+    async def _take_over(
+        self, session: Session, local: LocalParticipant, keep_media: bool
+    ) -> dict[str, Any]:
+        """Attach ``local`` to ``session``: the old socket (if any) no longer carries it."""
+        old = local.session
+        if old is not None and old is not session:
+            old.participant = None
+            old.send_event("session.replaced")
+            old.close()
+        local.cancel_grace()
+        local.session = session
+        session.participant = local
+        peer_ok = local.peer is not None and not local.peer.closed
+        if not (keep_media and peer_ok):
+            self._new_peer(local)
+        if local.queued:
+            if not await self._switchboard.renew(local.line_id, local.id):
+                await self._drop(local)
+                raise ProtocolError(ErrorCode.UNKNOWN_CALL)
+            line = self._lines[local.line_id]
+            position = await self._store.queues.position(local.line_id, local.id) or 1
+            estimate = await self._estimate(line, position)
+            local.last_position, local.last_estimate = position, estimate
+            return {
+                "participantId": local.id,
+                "role": local.role.value,
+                "phase": "queued",
+                "line": local.line_id,
+                "position": position,
+                "estimatedWaitSeconds": estimate,
+            }
+        assert local.room_id is not None
+        change = await self._room_op(
+            local.room_id, self._switchboard.set_state, local.id, ParticipantState.CONNECTED
+        )
+        if change is None or change.ended:
+            raise ProtocolError(ErrorCode.UNKNOWN_CALL)
+        local_room = self._rooms.get(local.room_id)
+        if local_room is not None:
+            self._link(local_room)
+        if keep_media and peer_ok and local.peer is not None:
+            self._spawn(self._resend_offer(local))
+        else:
+            self._watch_media(local)
+        return self._call_result(change.room, local)
+
+    def _call_result(self, room: Room, local: LocalParticipant) -> dict[str, Any]:
+        role = Role.STAFF.value if local.role is ParticipantRole.PROFESSIONAL else local.role.value
+        return {
+            "participantId": local.id,
+            "role": role,
+            "phase": "call",
+            "callId": room.id,
+            "line": room.line_id,
+            "participants": [p.public() for p in room.present()],
+        }
+
+    # -- media ------------------------------------------------------------------------------
+
+    def _new_peer(self, local: LocalParticipant) -> MediaPeer:
+        """A fresh peer connection for a participant (closing and unlinking the old one)."""
+        old = local.peer
+        if old is not None:
+            self._unlink(old)
+            self._spawn(old.close())
+        label = local.session.label if local.session is not None else local.role.value
+        peer = MediaPeer(self._ice, label, forwarding=self._settings.forwarding)
+        peer.on_failed = lambda: self._spawn(self._media_failed(local, peer))
+        local.peer = peer
+        return peer
+
+    def _link(self, local_room: LocalRoom) -> None:
+        """Send every participant's audio to every other one (each pair once per peer)."""
+        peers = [(m, m.peer) for m in local_room.participants() if m.peer is not None]
+        offered: list[LocalParticipant] = []
+        for _, source in peers:
+            for member, destination in peers:
+                if source is destination or source.closed or destination.closed:
+                    continue
+                key = (id(source), id(destination))
+                if key in local_room.links:
+                    continue
+                handle = source.send_to(destination, "audio")
+                local_room.links[key] = Link(source, destination, handle)
+                if member not in offered:
+                    offered.append(member)
+        for member in offered:
+            self._spawn(self._offer_if_needed(member))
+
+    def _unlink(self, peer: MediaPeer) -> None:
+        """Forget every link from or to ``peer``; streams it fed stop on the other side."""
+        for local_room in self._rooms.values():
+            for key, link in list(local_room.links.items()):
+                if link.source is peer:
+                    link.destination.stop_outbound(link.handle)
+                    del local_room.links[key]
+                elif link.destination is peer:
+                    del local_room.links[key]
+
+    def _watch_media(self, local: LocalParticipant) -> None:
+        """A joining participant counts as connected once their media is up."""
+        peer = local.peer
+        if peer is None:
+            return
+
+        async def wait() -> None:
+            if not await peer.wait_connected(OFFER_WAIT_SECONDS):
+                return
+            if local.room_id is None or local.peer is not peer or local.session is None:
+                return
+            room = await self._switchboard.get(local.room_id)
+            participant = room.participant(local.id) if room is not None else None
+            if participant is not None and participant.state is ParticipantState.JOINING:
+                await self._room_op(
+                    local.room_id,
+                    self._switchboard.set_state,
+                    local.id,
+                    ParticipantState.CONNECTED,
+                )
+
+        self._spawn(wait())
+
+    async def _media_failed(self, local: LocalParticipant, peer: MediaPeer) -> None:
+        """A participant's media failed: a present participant leaves; one away keeps the
+        place and gets a new peer connection on resume."""
+        if local.peer is not peer:
+            return
         self.counters.media_failures += 1
-        if session.call is not None:
-            await self._end_call(session.call, "media_failed")
-        elif session.queue_place is not None:
-            place = session.queue_place
-            await self._leave_queue(session, CallOutcome.ABANDONED, "media_failed")
-            await self._close_peer(session)
-            session.send_event("queue.ended", line=place.line_id, reason="media_failed")
+        self._unlink(peer)
+        local.peer = None
+        await peer.close()
+        if local.session is None:
+            return  # away: the resume brings a new peer connection
+        if local.queued:
+            await self._switchboard.leave_queue(local.line_id, local.id, "media_failed")
+            self.counters.queue_abandoned += 1
+            local.send_event("queue.ended", line=local.line_id, reason="media_failed")
+            await self._drop(local)
+            await self._publish_line(local.line_id)
+            return
+        room_id = local.room_id
+        local.send_event("call.ended", callId=room_id, reason="media_failed")
+        await self._leave_room(local, EndReason.MEDIA_FAILED)
 
-    async def _close_peer(self, session: Session) -> None:
-        peer, session.peer = session.peer, None
+    async def _drop(self, local: LocalParticipant) -> None:
+        """Release everything this node holds for a participant who has left."""
+        local.cancel_grace()
+        if self._participants.get(local.id) is local:
+            del self._participants[local.id]
+        if local.session is not None and local.session.participant is local:
+            local.session.participant = None
+        room = self._rooms.get(local.room_id) if local.room_id is not None else None
+        if room is not None:
+            room.members.pop(local.id, None)
+        peer, local.peer = local.peer, None
         if peer is not None:
+            self._unlink(peer)
             await peer.close()
+        await self._resume.revoke(local.id)
+
+    def _add_local(
+        self, session: Session, participant: Participant, line_id: str, room_id: str
+    ) -> LocalParticipant:
+        local = LocalParticipant(
+            participant.id,
+            participant.role,
+            line_id,
+            room_id=room_id,
+            language=participant.language,
+            staff_ref=participant.staff_ref,
+            session=session,
+        )
+        self._participants[local.id] = local
+        self._rooms[room_id].members[local.id] = local
+        session.participant = local
+        self._new_peer(local)
+        return local
 
     # -- negotiation ------------------------------------------------------------------------
 
     async def offer(self, session: Session, sdp: str) -> str:
         """Apply a client's offer; returns the gateway's answer."""
-        peer = session.peer
-        if peer is None or (session.queue_place is None and session.call is None):
+        local = session.participant
+        peer = local.peer if local is not None else None
+        if local is None or peer is None:
             raise ProtocolError(ErrorCode.INVALID_STATE, "Join a queue or a call first.")
         try:
             answer = await peer.accept_offer(sdp)
@@ -333,13 +774,14 @@ class CallCenter:
             raise ProtocolError(ErrorCode.GLARE) from exc
         except NegotiationError as exc:
             raise ProtocolError(ErrorCode.INVALID_SDP, _sdp_message(exc)) from exc
-        self._spawn(self._offer_if_needed(session))
+        self._spawn(self._offer_if_needed(local))
         return answer
 
     async def answer(self, session: Session, sdp: str) -> None:
         """Apply a client's answer to the gateway's offer."""
-        peer = session.peer
-        if peer is None:
+        local = session.participant
+        peer = local.peer if local is not None else None
+        if local is None or peer is None:
             raise ProtocolError(ErrorCode.INVALID_STATE, "No media session.")
         try:
             await peer.accept_answer(sdp)
@@ -347,23 +789,35 @@ class CallCenter:
             raise ProtocolError(ErrorCode.INVALID_STATE, str(exc)) from exc
         except NegotiationError as exc:
             raise ProtocolError(ErrorCode.INVALID_SDP, _sdp_message(exc)) from exc
-        self._spawn(self._offer_if_needed(session))
+        self._spawn(self._offer_if_needed(local))
 
-    async def _offer_if_needed(self, session: Session) -> None:
-        peer = session.peer
+    async def _offer_if_needed(self, local: LocalParticipant) -> None:
+        peer = local.peer
         if peer is None or not peer.needs_offer:
             return
         if not await peer.wait_connected(OFFER_WAIT_SECONDS):
-            return  # never connected: the failure handler ends the call
+            return  # never connected: the failure handler takes over
         sdp = await peer.create_offer()
-        if sdp is not None and session.peer is peer:
-            session.send_event("offer", sdp=sdp)
+        if sdp is not None and local.peer is peer:
+            local.send_event("offer", sdp=sdp)
+
+    async def _resend_offer(self, local: LocalParticipant) -> None:
+        """After a resume that kept media: repeat an offer the client may have missed."""
+        peer = local.peer
+        if peer is None:
+            return
+        pending = peer.pending_offer()
+        if pending is not None:
+            local.send_event("offer", sdp=pending)
+        else:
+            await self._offer_if_needed(local)
 
     # -- publishing -------------------------------------------------------------------------
 
     async def _estimate(self, line: ServiceLine, position: int) -> int:
         mean = await self._store.stats.mean_talk_time(line.id)
-        return estimate_wait_seconds(position, line.talk_seconds(mean), self._staff_online(line.id))
+        staff = await self._staff_online(line.id)
+        return estimate_wait_seconds(position, line.talk_seconds(mean), staff)
 
     async def _publish_lines(self, line_ids: list[str]) -> None:
         for line_id in line_ids:
@@ -374,16 +828,15 @@ class CallCenter:
         line = self._lines[line_id]
         tickets = await self._store.queues.tickets(line_id)
         mean = await self._store.stats.mean_talk_time(line_id)
-        staff_online = self._staff_online(line_id)
+        staff_online = await self._staff_online(line_id)
         for index, ticket in enumerate(tickets, start=1):
-            session = self._tickets.get(ticket)
-            if session is None or session.queue_place is None:
+            local = self._participants.get(ticket)
+            if local is None or not local.queued:
                 continue
             estimate = estimate_wait_seconds(index, line.talk_seconds(mean), staff_online)
-            place = session.queue_place
-            if place.last_position != index or place.last_estimate != estimate:
-                place.last_position, place.last_estimate = index, estimate
-                session.send_event(
+            if local.last_position != index or local.last_estimate != estimate:
+                local.last_position, local.last_estimate = index, estimate
+                local.send_event(
                     "queue.update", line=line_id, position=index, estimatedWaitSeconds=estimate
                 )
         status = line_status(line, self._clock.now(), len(tickets), staff_online, mean)
@@ -398,13 +851,48 @@ class CallCenter:
         for line_id in self._lines:
             await self._publish_line(line_id)
 
-    def _staff_online(self, line_id: str) -> int:
-        return sum(1 for s in self._staff if s.staff is not None and line_id in s.staff.lines)
+    async def maintain(self) -> None:
+        """Renew this node's leases and presence; sweep queue entries nobody renews."""
+        for local in list(self._participants.values()):
+            if local.queued:
+                await self._switchboard.renew(local.line_id, local.id)
+        for session in list(self._staff):
+            await self._announce(session, publish=False)
+        for line_id in self._lines:
+            if await self._switchboard.sweep(line_id):
+                await self._publish_line(line_id)
+
+    async def _announce(self, session: Session, publish: bool = True) -> None:
+        if session.staff is None or session.presence_id is None or session.closed:
+            return
+        lines = self._staff_line_ids(session)
+        expires = self._clock.now() + PRESENCE_TTL
+        await self._store.presence.announce(session.presence_id, tuple(lines), expires)
+        if publish:
+            await self._publish_lines(lines)
+
+    async def _staff_online(self, line_id: str) -> int:
+        return await self._store.presence.count(line_id, self._clock.now())
 
     def _staff_line_ids(self, session: Session) -> list[str]:
         if session.staff is None:
             return []
         return [line_id for line_id in session.staff.lines if line_id in self._lines]
+
+    def _require_staff(self, session: Session) -> StaffClaims:
+        if session.role is not Role.STAFF or session.staff is None:
+            raise ProtocolError(ErrorCode.UNAUTHORIZED)
+        return session.staff
+
+    def _require_in_call(self, session: Session, role: ParticipantRole) -> LocalParticipant:
+        if role is ParticipantRole.PROFESSIONAL:
+            self._require_staff(session)
+        local = session.participant
+        if local is None or local.room_id is None:
+            raise ProtocolError(ErrorCode.INVALID_STATE, "Not in a call.")
+        if local.role is not role:
+            raise ProtocolError(ErrorCode.FORBIDDEN)
+        return local
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -420,22 +908,21 @@ class CallCenter:
 
     async def shutdown(self) -> None:
         """End every call and queue place on this node and release all media."""
-        for call in list(self._calls.values()):
-            await self._end_call(call, "shutdown")
-        for session in list(self._tickets.values()):
-            place = session.queue_place
-            if place is not None:
-                await self._leave_queue(session, CallOutcome.ABANDONED, "shutdown")
-                session.send_event("queue.ended", line=place.line_id, reason="shutdown")
-            await self._close_peer(session)
-        for session in list(self._staff):
-            await self._close_peer(session)
+        for room_id in list(self._rooms):
+            await self._switchboard.end(room_id, EndReason.SHUTDOWN)
+            await self._room_ended_locally(room_id, EndReason.SHUTDOWN)
+        for local in list(self._participants.values()):
+            if local.queued:
+                await self._switchboard.leave_queue(local.line_id, local.id, "shutdown")
+                local.send_event("queue.ended", line=local.line_id, reason="shutdown")
+            await self._drop(local)
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
-def _new_call_id() -> str:
-    return "c-" + secrets.token_urlsafe(9)
+def _staff_ref(staff: StaffClaims) -> str:
+    """An opaque reference to one staff sign-in (its session token's id), never a name."""
+    return hashlib.sha256(("staff:" + staff.token_id).encode()).hexdigest()[:32]
 
 
 def _sdp_message(exc: Exception) -> str:

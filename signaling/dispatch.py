@@ -60,7 +60,11 @@ class Dispatcher:
             )
         staff = None
         if session.staff is not None:
-            staff = {"name": session.staff.name, "lines": list(session.staff.lines)}
+            staff = {
+                "name": session.staff.name,
+                "lines": list(session.staff.lines),
+                "calls": await self._center.rejoinable(session),
+            }
         return {
             "protocol": p.PROTOCOL_VERSION,
             "role": session.role.value,
@@ -77,8 +81,7 @@ class Dispatcher:
         return {}
 
     async def queue_join(self, session: Session, request: p.QueueJoin) -> Result:
-        position, estimate = await self._center.join_queue(session, request.line)
-        return {"line": request.line, "position": position, "estimatedWaitSeconds": estimate}
+        return await self._center.join_queue(session, request.line)
 
     async def queue_leave(self, session: Session, request: p.QueueLeave) -> Result:
         await self._center.leave_queue(session)
@@ -98,8 +101,26 @@ class Dispatcher:
     async def staff_answer_next(self, session: Session, request: p.StaffAnswerNext) -> Result:
         if session.role is not Role.STAFF:
             raise ProtocolError(ErrorCode.UNAUTHORIZED)
-        call = await self._center.answer_next(session, request.line)
-        return {"callId": call.call_id, "line": call.line_id}
+        return await self._center.answer_next(session, request.line)
+
+    async def resume(self, session: Session, request: p.Resume) -> Result:
+        return await self._center.resume(session, request.token, request.keepMedia)
+
+    async def call_rejoin(self, session: Session, request: p.CallRejoin) -> Result:
+        return await self._center.rejoin(session, request.callId)
+
+    async def interpreter_invite(self, session: Session, request: p.InterpreterInvite) -> Result:
+        return await self._center.invite_interpreter(session, request.language)
+
+    async def interpreter_check(self, session: Session, request: p.InterpreterCheck) -> Result:
+        return await self._center.check_invite(request.token)
+
+    async def interpreter_join(self, session: Session, request: p.InterpreterJoin) -> Result:
+        return await self._center.join_as_interpreter(session, request.token)
+
+    async def participant_remove(self, session: Session, request: p.ParticipantRemove) -> Result:
+        await self._center.remove_participant(session, request.participantId)
+        return {}
 
 
 def _handler(method: Callable[[Dispatcher, Session, R], Awaitable[Result]]) -> Handler:
@@ -117,5 +138,11 @@ HANDLERS: Final[Mapping[type[p.Request], Handler]] = MappingProxyType(
         p.Answer: _handler(Dispatcher.answer),
         p.Hangup: _handler(Dispatcher.hangup),
         p.StaffAnswerNext: _handler(Dispatcher.staff_answer_next),
+        p.Resume: _handler(Dispatcher.resume),
+        p.CallRejoin: _handler(Dispatcher.call_rejoin),
+        p.InterpreterInvite: _handler(Dispatcher.interpreter_invite),
+        p.InterpreterCheck: _handler(Dispatcher.interpreter_check),
+        p.InterpreterJoin: _handler(Dispatcher.interpreter_join),
+        p.ParticipantRemove: _handler(Dispatcher.participant_remove),
     }
 )

@@ -23,6 +23,9 @@ class ErrorCode(StrEnum):
     INVALID_SDP = "invalid_sdp"
     GLARE = "glare"
     DRAINING = "draining"
+    INVALID_TOKEN = "invalid_token"
+    UNKNOWN_CALL = "unknown_call"
+    UNKNOWN_PARTICIPANT = "unknown_participant"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -42,6 +45,9 @@ DEFAULT_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.INVALID_SDP: "The session description could not be used.",
     ErrorCode.GLARE: "The gateway has an offer outstanding; answer it first.",
     ErrorCode.DRAINING: "This node is shutting down; connect again.",
+    ErrorCode.INVALID_TOKEN: "The token is not valid (unknown, used or expired).",
+    ErrorCode.UNKNOWN_CALL: "The call has ended.",
+    ErrorCode.UNKNOWN_PARTICIPANT: "No such participant in the call.",
     ErrorCode.INTERNAL_ERROR: "The gateway failed to handle the request.",
 }
 

@@ -16,6 +16,8 @@ from signaling.errors import ErrorCode, ProtocolError
 PROTOCOL_VERSION: Final = 1
 MAX_SDP_CHARS: Final = 32 * 1024
 LINE_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,62}$"
+OPAQUE_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
+MAX_TOKEN_CHARS: Final = 4096
 
 
 class Envelope(msgspec.Struct):
@@ -65,6 +67,31 @@ class StaffAnswerNext(Request, tag="staff.answer_next"):
     line: str
 
 
+class Resume(Request, tag="resume"):
+    token: str
+    keepMedia: bool = False
+
+
+class CallRejoin(Request, tag="call.rejoin"):
+    callId: str
+
+
+class InterpreterInvite(Request, tag="interpreter.invite"):
+    language: str
+
+
+class InterpreterCheck(Request, tag="interpreter.check"):
+    token: str
+
+
+class InterpreterJoin(Request, tag="interpreter.join"):
+    token: str
+
+
+class ParticipantRemove(Request, tag="participant.remove"):
+    participantId: str
+
+
 REQUEST_TYPES: Final[dict[str, type[Request]]] = {
     str(cls.__struct_config__.tag): cls
     for cls in (
@@ -77,6 +104,12 @@ REQUEST_TYPES: Final[dict[str, type[Request]]] = {
         Answer,
         Hangup,
         StaffAnswerNext,
+        Resume,
+        CallRejoin,
+        InterpreterInvite,
+        InterpreterCheck,
+        InterpreterJoin,
+        ParticipantRemove,
     )
 }
 
@@ -127,6 +160,17 @@ def _validate_fields(request: Request) -> None:
     line = getattr(request, "line", None)
     if line is not None and not re.fullmatch(LINE_ID_PATTERN, line):
         raise DecodeError(ErrorCode.UNKNOWN_LINE, None, request.id)
+    for name in ("callId", "participantId"):
+        value = getattr(request, name, None)
+        if value is not None and not re.fullmatch(OPAQUE_ID_PATTERN, value):
+            code = ErrorCode.UNKNOWN_CALL if name == "callId" else ErrorCode.UNKNOWN_PARTICIPANT
+            raise DecodeError(code, None, request.id)
+    token = getattr(request, "token", None)
+    if token is not None and not (1 <= len(token) <= MAX_TOKEN_CHARS):
+        raise DecodeError(ErrorCode.INVALID_TOKEN, None, request.id)
+    language = getattr(request, "language", None)
+    if language is not None and len(language) > 35:
+        raise DecodeError(ErrorCode.BAD_REQUEST, "`language` is too long.", request.id)
     sdp = getattr(request, "sdp", None)
     if sdp is not None and not (1 <= len(sdp) <= MAX_SDP_CHARS):
         raise DecodeError(ErrorCode.INVALID_SDP, "The SDP is empty or too long.", request.id)

@@ -12,8 +12,7 @@ from signaling.protocol import encode_event
 from signaling.tokens import StaffClaims
 
 if TYPE_CHECKING:
-    from media.peer import MediaPeer
-    from signaling.calls import ActiveCall
+    from signaling.local import LocalParticipant
 
 logger = logging.getLogger(__name__)
 
@@ -23,16 +22,6 @@ MAX_PENDING_MESSAGES: Final = 256
 class Role(StrEnum):
     RESIDENT = "resident"
     STAFF = "staff"
-
-
-@dataclass
-class QueuePlace:
-    """Where a resident waits: the line and an opaque ticket."""
-
-    line_id: str
-    ticket: str
-    last_position: int | None = None
-    last_estimate: int | None = None
 
 
 @dataclass(eq=False)
@@ -46,9 +35,8 @@ class Session:
         default_factory=lambda: asyncio.Queue(MAX_PENDING_MESSAGES)
     )
     watching: set[str] = field(default_factory=set)
-    queue_place: QueuePlace | None = None
-    call: ActiveCall | None = None
-    peer: MediaPeer | None = None
+    participant: LocalParticipant | None = None  # the queue place or call this socket carries
+    presence_id: str | None = None  # a professional's console, announced in the store
     overflowed: bool = False
     closed: bool = False
 

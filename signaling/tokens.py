@@ -12,6 +12,8 @@ import jwt
 ALGORITHM: Final = "HS256"
 SIGNIN_AUDIENCE: Final = "tukilinja:staff-signin"
 SESSION_AUDIENCE: Final = "tukilinja:staff-session"
+INVITE_AUDIENCE: Final = "tukilinja:interpreter-invite"
+MAX_INVITE_TTL: Final = timedelta(minutes=30)
 REQUIRED_CLAIMS: Final = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]
 LEEWAY_SECONDS: Final = 5
 
@@ -26,6 +28,16 @@ class StaffClaims:
 
     name: str
     lines: tuple[str, ...]
+    token_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class InviteClaims:
+    """A verified interpreter invitation: which call, which language, until when."""
+
+    room_id: str
+    language: str
     token_id: str
     expires_at: datetime
 
@@ -65,6 +77,41 @@ class TokenService:
     def verify_session(self, token: str, now: datetime) -> StaffClaims:
         return self._verify(token, SESSION_AUDIENCE, now)
 
+    def issue_invite(
+        self, room_id: str, language: str, now: datetime, ttl: timedelta = MAX_INVITE_TTL
+    ) -> tuple[str, datetime]:
+        """A single-use link token for an interpreter, valid for one call (at most 30 min)."""
+        ttl = min(ttl, MAX_INVITE_TTL)
+        expires = now + ttl
+        claims = {
+            "iss": self._issuer,
+            "aud": INVITE_AUDIENCE,
+            "sub": "interpreter",
+            "room": room_id,
+            "lang": language,
+            "iat": int(now.timestamp()),
+            "nbf": int(now.timestamp()),
+            "exp": int(expires.timestamp()),
+            "jti": secrets.token_urlsafe(16),
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM), expires
+
+    def verify_invite(self, token: str, now: datetime) -> InviteClaims:
+        """Check an interpreter invitation (signature, audience, issuer, times)."""
+        claims = self._decode(token, INVITE_AUDIENCE, now)
+        room = claims.get("room")
+        lang = claims.get("lang")
+        if not isinstance(room, str) or not isinstance(lang, str) or not room or not lang:
+            raise TokenError("the invitation lacks a call or a language")
+        if claims["exp"] - claims["iat"] > MAX_INVITE_TTL.total_seconds():
+            raise TokenError("the invitation is valid for too long")
+        return InviteClaims(
+            room_id=room,
+            language=lang,
+            token_id=str(claims["jti"]),
+            expires_at=datetime.fromtimestamp(claims["exp"], tz=now.tzinfo),
+        )
+
     def _issue(
         self, audience: str, name: str, lines: tuple[str, ...], now: datetime, ttl: timedelta
     ) -> str:
@@ -82,7 +129,22 @@ class TokenService:
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
     def _verify(self, token: str, audience: str, now: datetime) -> StaffClaims:
-        if not token or len(token) > 4096:
+        claims = self._decode(token, audience, now)
+        name = claims.get("name")
+        lines = claims.get("lines")
+        if not isinstance(name, str) or not name.strip() or not isinstance(lines, list):
+            raise TokenError("the token lacks a name or lines")
+        if not all(isinstance(line, str) for line in lines):
+            raise TokenError("the token's lines are malformed")
+        return StaffClaims(
+            name=name,
+            lines=tuple(lines),
+            token_id=str(claims["jti"]),
+            expires_at=datetime.fromtimestamp(claims["exp"], tz=now.tzinfo),
+        )
+
+    def _decode(self, token: str, audience: str, now: datetime) -> dict[str, Any]:
+        if not isinstance(token, str) or not token or len(token) > 4096:
             raise TokenError("missing or oversized token")
         try:
             claims: dict[str, Any] = jwt.decode(
@@ -108,15 +170,4 @@ class TokenService:
         for claim in ("nbf", "iat"):
             if not isinstance(claims[claim], int) or claims[claim] - LEEWAY_SECONDS > stamp:
                 raise TokenError("the token is not valid yet")
-        name = claims.get("name")
-        lines = claims.get("lines")
-        if not isinstance(name, str) or not name.strip() or not isinstance(lines, list):
-            raise TokenError("the token lacks a name or lines")
-        if not all(isinstance(line, str) for line in lines):
-            raise TokenError("the token's lines are malformed")
-        return StaffClaims(
-            name=name,
-            lines=tuple(lines),
-            token_id=str(claims["jti"]),
-            expires_at=datetime.fromtimestamp(claims["exp"], tz=now.tzinfo),
-        )
+        return claims

@@ -43,7 +43,9 @@ async def test_logs_hold_no_addresses_sdp_or_tokens(
 
 
 async def test_dead_socket_is_detected_and_releases_queue_place() -> None:
-    config = make_config({"signalling": {"heartbeat_seconds": 0.5}})
+    config = make_config(
+        {"signalling": {"heartbeat_seconds": 0.5}, "calls": {"grace_seconds": 0.5}}
+    )
     async with running_gateway(config) as gateway:
         silent = await SignalClient.connect(gateway.base_url, autoping=False)
         await silent.request("queue.join", line="demo")

@@ -59,7 +59,12 @@ async def test_positions_update_as_queue_moves(gateway: RunningGateway) -> None:
         await client.close()
 
 
-async def test_cancel_leaves_queue_and_moves_others_up(gateway: RunningGateway) -> None:
+async def test_cancel_leaves_queue_and_moves_others_up() -> None:
+    async with running_gateway(make_config({"calls": {"grace_seconds": 0.5}})) as gateway:
+        await _cancel_and_close(gateway)
+
+
+async def _cancel_and_close(gateway: RunningGateway) -> None:
     first = await gateway.resident()
     second = await gateway.resident()
     watcher = await gateway.resident()
@@ -74,7 +79,7 @@ async def test_cancel_leaves_queue_and_moves_others_up(gateway: RunningGateway) 
     status_event = await watcher.next_event("line.status")
     while status_event["status"]["queueLength"] != 1:
         status_event = await watcher.next_event("line.status")
-    # Closing the page (socket) leaves the queue too.
+    # Closing the page (socket) leaves the queue too, once the grace period is over.
     await second.close()
     while status_event["status"]["queueLength"] != 0:
         status_event = await watcher.next_event("line.status")
@@ -143,7 +148,7 @@ async def test_staff_only_answers_own_lines(lines_gateway: RunningGateway) -> No
     await staff.close()
 
 
-async def test_call_records_keep_only_line_and_times(gateway: RunningGateway) -> None:
+async def test_call_records_keep_only_line_times_and_counts(gateway: RunningGateway) -> None:
     resident = await gateway.resident()
     await resident.request("queue.join", line="demo")
     staff = await gateway.staff(lines=("demo",))
@@ -164,7 +169,10 @@ async def test_call_records_keep_only_line_and_times(gateway: RunningGateway) ->
         "ended_at",
         "outcome",
         "end_reason",
+        "participants",
     }
+    # Participants only as counts by role: nothing that tells who they were.
+    assert record.participants == {"resident": 1, "professional": 1}
     await resident.close()
     await staff.close()
 

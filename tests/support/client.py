@@ -113,6 +113,18 @@ class SignalClient:
         """Wait for the next event of ``type_``."""
         return await asyncio.wait_for(self.events(type_).get(), timeout)
 
+    async def wait_participant(
+        self, state: str, role: str | None = None, timeout: float = 10
+    ) -> dict[str, Any]:
+        """Wait for a ``participant.updated`` event with that state (and role)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            event = await self.next_event("participant.updated", max(0.01, deadline - loop.time()))
+            participant = event["participant"]
+            if participant["state"] == state and role in (None, participant["role"]):
+                return event
+
     async def close(self) -> None:
         await self.ws.close()
         self._reader.cancel()
