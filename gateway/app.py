@@ -13,6 +13,7 @@ from gateway import keys
 from gateway.config import Config
 from gateway.http import add_routes, security_headers
 from gateway.memory import load_malloc_trim
+from media.compat import check_compat
 from media.ice import install_host_address_pinning
 from rooms.clock import Clock, SystemClock
 from rooms.store import create_memory_store
@@ -28,7 +29,12 @@ logger = logging.getLogger(__name__)
 
 
 async def create_app(config: Config, clock: Clock | None = None) -> web.Application:
-    """Build the gateway application for ``config``."""
+    """Build the gateway application for ``config``.
+
+    Raises :class:`media.compat.CompatError` when the installed aiortc or aioice lacks what
+    media forwarding relies on: the gateway refuses to start rather than fail on a call.
+    """
+    check_compat()
     app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
     app[keys.CONFIG] = config
     app[keys.CLOCK] = clock or SystemClock()

@@ -18,6 +18,7 @@ from gateway import keys
 from gateway.app import create_app
 from gateway.config import Config, load_config
 from gateway.logs import PrivacyAccessLogger, configure_logging
+from media.compat import CompatError
 from rooms.clock import SystemClock
 from rooms.errors import ConfigError
 from signaling.tokens import TokenService
@@ -62,7 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tukilinja: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(config.log_level)
-    run(serve(config), config.event_loop)
+    try:
+        run(serve(config), config.event_loop)
+    except CompatError as exc:
+        print(f"tukilinja: cannot start: {exc}", file=sys.stderr)
+        return 3
     return 0
 
 

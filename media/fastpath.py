@@ -10,7 +10,19 @@ from statistics fed here. Towards a destination, aiortc's sender sends sender re
 counters kept up to date here; a viewer's NACK is answered from a short history of what was
 sent (or passed to the origin), PLI/FIR are passed to the origin, and REMB is forwarded.
 
-aiortc has no public hook for any of this; the attributes reached are named where used.
+Padding-only packets (the P bit set and nothing but padding after the header: browsers'
+bandwidth probes) are never forwarded as media: they are counted, fed to the origin's
+receive statistics (they are part of its stream) and dropped. When such a packet follows the
+newest one the origin sent, the sequence numbers after it are moved down by one, so a viewer
+sees no gap it would ask to be retransmitted (an H.264 viewer without picture ids would
+otherwise wait for a keyframe). Packets with payload and padding keep both, and CSRCs are
+kept as they came.
+
+The destination socket follows aioice's nominated ICE pair: each packet compares the pair it
+was sent on last time with the one now nominated (an identity check, nothing allocated).
+
+aiortc has no public hook for any of this; everything private it reaches is in
+:mod:`media.compat`.
 """
 
 from __future__ import annotations
@@ -19,11 +31,10 @@ import logging
 import random
 import struct
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from aiortc.rtcdtlstransport import State as DtlsState
-from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     RTCP_PSFB_FIR,
@@ -35,11 +46,14 @@ from aiortc.rtp import (
     unpack_remb_fci,
 )
 
+from media import compat
+from media.compat import SR_NTP_TIMESTAMP, SR_OCTET_COUNT, SR_PACKET_COUNT, SR_RTP_TIMESTAMP
 from media.rtp import find_one_byte_extension, header_length
 from media.sdp import Section, match_codec, parse_sections
 
 if TYPE_CHECKING:
     from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+    from aiortc.rtcrtpreceiver import StreamStatistics
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +63,6 @@ URI_MID: Final = "urn:ietf:params:rtp-hdrext:sdes:mid"
 URI_AUDIO_LEVEL: Final = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 URI_ABS_SEND_TIME: Final = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 CLOCK_RATES: Final = {"audio": 48000, "video": 90000}
-_CONNECTED: Final = DtlsState.CONNECTED
 _FIXED_HEADER: Final = struct.Struct("!BBHII")
 
 
@@ -110,6 +123,15 @@ class InboundStream:
         self._stats: StreamStatistics | None = None
         self.packets = 0
         self.bytes = 0
+        self.dropped = 0  # malformed or padding-only: never forwarded
+        self.padding = 0  # of which padding-only
+        # Sequence numbers freed by dropped padding (see the module's docs): packets newer
+        # than the latest run of dropped padding move down by ``_shift``, older ones by
+        # ``_shift_before`` (the shift before that run).
+        self._shift = 0
+        self._shift_before = 0
+        self._run_start = 0
+        self._last_padding: int | None = None
 
     def add_destination(self, destination: OutboundStream) -> None:
         if destination not in self.destinations:
@@ -125,24 +147,61 @@ class InboundStream:
     def on_packet(self, data: bytes) -> None:
         """Forward one decrypted RTP packet to every destination."""
         if len(data) < 12:
+            self.dropped += 1
             return
         first, _, sequence, timestamp, ssrc = _FIXED_HEADER.unpack_from(data)
         length = 12 + 4 * (first & 0x0F)
         if first & 0x10:
             length = header_length(data)
             if length < 0:
+                self.dropped += 1
                 return
         elif length > len(data):
+            self.dropped += 1
+            return
+        if first & 0x20:
+            self._on_padded(data, length, sequence, timestamp, ssrc)
             return
         if ssrc != self.origin_ssrc:
             self._switch_origin(ssrc)
-        self.packets += 1
-        self.bytes += len(data) - length
         sample = self._sample
         sample.sequence_number = sequence
         sample.timestamp = timestamp
         assert self._stats is not None
         self._stats.add(sample)  # type: ignore[arg-type]
+        if self._shift:
+            sequence = self._compact(sequence)
+        self.packets += 1
+        self.bytes += len(data) - length
+        for destination in self.destinations:
+            destination.send(data, length, sequence, timestamp)
+
+    def _on_padded(
+        self, data: bytes, length: int, sequence: int, timestamp: int, ssrc: int
+    ) -> None:
+        """:meth:`on_packet` for a packet with the padding flag: drop it if padding only."""
+        padding = data[-1]
+        payload = len(data) - length - padding
+        if not padding or payload < 0:
+            self.dropped += 1
+            return
+        if ssrc != self.origin_ssrc:
+            self._switch_origin(ssrc)
+        sample = self._sample
+        sample.sequence_number = sequence
+        sample.timestamp = timestamp
+        stats = self._stats
+        assert stats is not None
+        newest = compat.highest_sequence(stats)
+        # Counted as received either way: it is part of the origin's stream.
+        stats.add(sample)  # type: ignore[arg-type]
+        if not payload:
+            self._drop_padding(sequence, newest)
+            return
+        if self._shift:
+            sequence = self._compact(sequence)
+        self.packets += 1
+        self.bytes += payload
         for destination in self.destinations:
             destination.send(data, length, sequence, timestamp)
 
@@ -150,43 +209,90 @@ class InboundStream:
         """An RTX packet from the origin: forward the original packet it carries.
 
         The destination never sent that sequence number (the packet was lost before the
-        gateway), so it goes out as an ordinary packet.
+        gateway), so it goes out as an ordinary packet. Its CSRCs and padding are kept; an
+        RTX packet of padding only (a bandwidth probe) is dropped.
         """
-        length = header_length(data)
+        length = header_length(data) if len(data) >= 12 else -1
         if length < 0 or len(data) < length + 2 or self.origin_ssrc is None:
+            self.dropped += 1
             return
-        original = bytearray(data[:12])
-        original[0] &= 0xE0  # no extensions (rebuilt per leg anyway), no CSRCs
+        first = data[0]
+        if first & 0x20:
+            padding = data[-1]
+            if not padding or length + padding > len(data):
+                self.dropped += 1
+                return
+            if length + 2 + padding >= len(data):  # a probe, or a retransmitted one
+                self.dropped += 1
+                self.padding += 1
+                return
+        csrc_end = 12 + 4 * (first & 0x0F)
+        original = bytearray(data[:csrc_end])
+        original[0] &= 0xEF  # no extensions (rebuilt per leg anyway)
         original[1] = (data[1] & 0x80) | base_payload_type
         original[2:4] = data[length : length + 2]
         original[8:12] = self.origin_ssrc.to_bytes(4, "big")
         packet = bytes(original) + data[length + 2 :]
         sequence = int.from_bytes(packet[2:4], "big")
+        if self._shift:
+            sequence = self._compact(sequence)
         timestamp = int.from_bytes(packet[4:8], "big")
+        self.packets += 1
+        self.bytes += len(packet) - csrc_end
         for destination in self.destinations:
-            destination.send(packet, 12, sequence, timestamp)
+            destination.send(packet, csrc_end, sequence, timestamp)
+
+    def _drop_padding(self, sequence: int, newest: int | None) -> None:
+        """Drop a padding-only packet; free its sequence number when it was the newest."""
+        self.dropped += 1
+        self.padding += 1
+        if newest is None or (sequence - newest) & 0xFFFF != 1:
+            return  # late or after a loss: its number stays a gap, as a loss would
+        if self._last_padding != newest:
+            self._run_start = sequence
+            self._shift_before = self._shift
+        self._shift = (self._shift + 1) & 0xFFFF
+        self._last_padding = sequence
+
+    def _compact(self, sequence: int) -> int:
+        """The origin's sequence number less the numbers of padding dropped before it."""
+        if (sequence - self._run_start) & 0xFFFF >= 0x8000:
+            return (sequence - self._shift_before) & 0xFFFF
+        return (sequence - self._shift) & 0xFFFF
+
+    def _expand(self, sequence: int) -> int:
+        """The inverse of :meth:`_compact` (for packets after the latest padding run)."""
+        origin = (sequence + self._shift) & 0xFFFF
+        if (origin - self._run_start) & 0xFFFF >= 0x8000:
+            return (sequence + self._shift_before) & 0xFFFF
+        return origin
 
     def _switch_origin(self, ssrc: int) -> None:
         self.origin_ssrc = ssrc
+        self._shift = self._shift_before = 0
+        self._last_padding = None
         # aiortc's receiver builds its receiver reports from these statistics.
-        streams: dict[int, StreamStatistics] = self._receiver._RTCRtpReceiver__remote_streams  # type: ignore[attr-defined]
+        streams = compat.receiver_statistics(self._receiver)
         stats = streams.get(ssrc)
         if stats is None:
-            stats = streams[ssrc] = StreamStatistics(CLOCK_RATES[self.kind])
+            stats = streams[ssrc] = compat.new_statistics(CLOCK_RATES[self.kind])
         self._stats = stats
         for destination in self.destinations:
             destination.origin_changed()
 
     async def request_keyframe(self) -> None:
         if self.origin_ssrc is not None:
-            await self._receiver._send_rtcp_pli(self.origin_ssrc)
+            await compat.send_pli(self._receiver, self.origin_ssrc)
 
     async def request_retransmission(self, lost: list[int]) -> None:
+        """Ask the origin for ``lost`` (forwarded numbering, before any leg's offset)."""
         if self.origin_ssrc is not None and lost:
-            await self._receiver._send_rtcp_nack(self.origin_ssrc, lost)
+            if self._shift:
+                lost = [self._expand(seq) for seq in lost]
+            await compat.send_nack(self._receiver, self.origin_ssrc, lost)
 
     async def forward_remb(self, bitrate: int) -> None:
-        rtcp_ssrc = self._receiver._RTCRtpReceiver__rtcp_ssrc  # type: ignore[attr-defined]
+        rtcp_ssrc = compat.receiver_rtcp_ssrc(self._receiver)
         if self.origin_ssrc is None or rtcp_ssrc is None:
             return
         packet = RtcpPsfbPacket(
@@ -195,7 +301,7 @@ class InboundStream:
             media_ssrc=0,
             fci=pack_remb_fci(bitrate, [self.origin_ssrc]),
         )
-        await self._receiver._send_rtcp(packet)
+        await compat.send_rtcp(self._receiver, packet)
 
 
 @dataclass
@@ -211,6 +317,7 @@ class _Leg:
     mid_id: int | None
     audio_level_id: int | None
     abs_send_time_id: int | None
+    counters: dict[str, Any] = field(default_factory=dict)  # sender's (media.compat.SR_*)
     extension_head: bytes = b""
     plain_tail: bytes = b""
     level_head: bytes = b""
@@ -261,9 +368,17 @@ class OutboundStream:
         self._last_seq: int | None = None
         self._pending_resync = False
         self._rtx_seq = random.getrandbits(16)
-        self._target: tuple[Any, Any, Any] | None = None
+        # Where packets go: SRTP protect, socket sendto and address of ``_pair``, the ICE
+        # pair aioice had nominated (in ``_nominated``) when they were looked up.
+        self._target: tuple[Callable[[bytes], bytes], Callable[[bytes, Any], None], Any] | None
+        self._target = None
+        self._nominated: dict[int, Any] = {}
+        self._pair: Any = None
         self.packets = 0
         self.bytes = 0
+        self.dropped = 0  # no leg, no payload-type mapping or not connected: not sent
+        self.send_failures = 0  # SRTP or the socket refused the packet
+        self._failure_logged = False
         self._hooked_sender: RTCRtpSender | None = None
 
     def bind(self, transceiver: RTCRtpTransceiver) -> None:
@@ -278,26 +393,40 @@ class OutboundStream:
             self._pending_resync = True
 
     def send(self, data: bytes, length: int, sequence: int, timestamp: int) -> None:
-        """Rewrite one origin packet for this leg and send it (the hot path)."""
+        """Rewrite one origin packet for this leg and send it (the hot path).
+
+        ``length`` is the origin's header length (fixed header, CSRCs, extension block);
+        the origin's padding flag and CSRCs are kept, the extension block is this leg's.
+        """
         leg = self._leg
         if self._negotiation.version != self._leg_for:
             leg = self._resolve()
         source = self.source
         if leg is None or source is None:
+            self.dropped += 1
             return
         if source.negotiation.version != self._origin_for:
             self._map_origin(source, leg)
         payload_type = self._pt_map.get(data[1] & 0x7F)
         if payload_type is None:
+            self.dropped += 1
             return
+        target = self._target
+        if target is None or self._nominated.get(1) is not self._pair:
+            target = self._retarget(leg)
+            if target is None:
+                self.dropped += 1
+                return
         if self._pending_resync and self._last_seq is not None:
             self._seq_delta = (self._last_seq + 1 - sequence) & 0xFFFF
             self._pending_resync = False
         out_seq = (sequence + self._seq_delta) & 0xFFFF
         out_ts = (timestamp + self._ts_delta) & 0xFFFFFFFF
         now = time.time() + NTP_EPOCH_OFFSET
+        first = data[0]
+        kept = first & 0x2F  # padding flag and CSRC count
         level = -1
-        if leg.audio_level_id and self._origin_level_id and data[0] & 0x10:
+        if leg.audio_level_id and self._origin_level_id and first & 0x10:
             level = find_one_byte_extension(data, self._origin_level_id)
         if leg.extension_head:
             if level >= 0 and leg.audio_level_id:
@@ -305,36 +434,77 @@ class OutboundStream:
             else:
                 head, tail = leg.extension_head, leg.plain_tail
             fixed = _FIXED_HEADER.pack(
-                0x90, (data[1] & 0x80) | payload_type, out_seq, out_ts, leg.ssrc
+                0x90 | kept, (data[1] & 0x80) | payload_type, out_seq, out_ts, leg.ssrc
             )
-            sent = int(now * 262144) & 0xFFFFFF  # abs-send-time: 6.18 fixed point
-            packet = b"".join((fixed, head, sent.to_bytes(3, "big"), tail, data[length:]))
+            sent = (int(now * 262144) & 0xFFFFFF).to_bytes(3, "big")  # abs-send-time, 6.18
+            if first & 0x0F:
+                fixed += data[12 : 12 + 4 * (first & 0x0F)]
+            packet = b"".join((fixed, head, sent, tail, data[length:]))
         else:
             fixed = _FIXED_HEADER.pack(
-                0x80, (data[1] & 0x80) | payload_type, out_seq, out_ts, leg.ssrc
+                0x80 | kept, (data[1] & 0x80) | payload_type, out_seq, out_ts, leg.ssrc
             )
-            packet = fixed + data[length:]
+            if first & 0x0F:
+                packet = b"".join((fixed, data[12 : 12 + 4 * (first & 0x0F)], data[length:]))
+            else:
+                packet = fixed + data[length:]
         self._history[out_seq % HISTORY_SIZE] = packet
         self._last_seq = out_seq
-        payload_size = len(data) - length
-        self.packets += 1
-        self.bytes += payload_size
-        # aiortc's sender builds its sender reports from these counters.
-        sender = leg.sender
-        sender._RTCRtpSender__packet_count += 1  # type: ignore[attr-defined]
-        sender._RTCRtpSender__octet_count += payload_size  # type: ignore[attr-defined]
-        sender._RTCRtpSender__rtp_timestamp = out_ts  # type: ignore[attr-defined]
-        sender._RTCRtpSender__ntp_timestamp = (int(now) << 32) | int((now % 1) * 4294967296)  # type: ignore[attr-defined]
-        target = self._target
-        if target is None:
-            target = self._target = _send_target(leg.sender.transport)
-            if target is None:
-                return
         protect, sendto, address = target
         try:
             sendto(protect(packet), address)
-        except Exception:  # the transport went away: look it up again next time
-            self._target = None
+        except Exception as exc:
+            self._send_failed(exc)
+            return
+        payload_size = len(data) - length
+        if first & 0x20:
+            payload_size -= data[-1]  # report octets exclude padding (RFC 3550 6.4.1)
+        self.packets += 1
+        self.bytes += payload_size
+        # aiortc's sender builds its sender reports from these counters.
+        counters = leg.counters
+        counters[SR_PACKET_COUNT] += 1
+        counters[SR_OCTET_COUNT] += payload_size
+        counters[SR_RTP_TIMESTAMP] = out_ts
+        counters[SR_NTP_TIMESTAMP] = (int(now) << 32) | int((now % 1) * 4294967296)
+
+    def _retarget(
+        self, leg: _Leg
+    ) -> tuple[Callable[[bytes], bytes], Callable[[bytes, Any], None], Any] | None:
+        """Look up the leg's SRTP session and the socket of the nominated ICE pair.
+
+        Runs when the connection comes up and again whenever aioice nominates another pair
+        for component 1 (``send`` compares pairs by identity per packet). aiortc cannot
+        restart ICE (``RTCIceTransport.start`` returns at once when called a second time,
+        and ``createOffer`` keeps the ICE credentials), so a new pair comes from aioice
+        nominating another candidate pair on the same connection, never from a restart.
+        """
+        transport = leg.sender.transport
+        self._target = None
+        self._nominated = nominated = compat.nominated_pairs(transport)
+        self._pair = pair = nominated.get(1)
+        protect = compat.srtp_protect(transport)
+        if pair is None or protect is None:
+            return None
+        endpoint = compat.pair_endpoint(pair)
+        if endpoint is None:
+            return None
+        self._target = (protect, endpoint[0], endpoint[1])
+        return self._target
+
+    def _send_failed(self, exc: Exception) -> None:
+        """Count a refused packet, look the target up again next time; log once per leg."""
+        self.send_failures += 1
+        self._target = None
+        if not self._failure_logged:
+            self._failure_logged = True
+            # The type and errno only: an exception's text may hold an address.
+            logger.warning(
+                "sending %s to a participant failed: %s (errno %s); counting further failures",
+                self.kind,
+                type(exc).__name__,
+                getattr(exc, "errno", None),
+            )
 
     def _map_origin(self, source: InboundStream, leg: _Leg) -> None:
         """Map the origin's payload types to this leg's, and find its audio-level id."""
@@ -368,16 +538,18 @@ class OutboundStream:
             return None
         sender = transceiver.sender
         self._hook_sender(sender)
+        ssrc, rtx_ssrc = compat.sender_ssrcs(sender)
         self._leg = _Leg(
             sender=sender,
-            ssrc=sender._ssrc,
+            counters=compat.sender_report_counters(sender),
+            ssrc=ssrc,
             payload_types={key: pt for key, pt in section.codecs.items() if "#" not in key},
             rtx_payload_types={
                 int(key.split("#apt=", 1)[1]): pt
                 for key, pt in section.codecs.items()
                 if key.startswith("rtx/") and "#apt=" in key
             },
-            rtx_ssrc=sender._rtx_ssrc,
+            rtx_ssrc=rtx_ssrc,
             mid=str(transceiver.mid).encode(),
             mid_id=section.extensions.get(URI_MID),
             audio_level_id=section.extensions.get(URI_AUDIO_LEVEL),
@@ -390,7 +562,7 @@ class OutboundStream:
         if self._hooked_sender is sender:
             return
         self._hooked_sender = sender
-        original = sender._handle_rtcp_packet
+        original = compat.sender_rtcp_handler(sender)
         stream = self
 
         async def handle_rtcp_packet(packet: Any) -> None:
@@ -412,13 +584,14 @@ class OutboundStream:
             else:
                 await original(packet)
 
-        sender._handle_rtcp_packet = handle_rtcp_packet  # type: ignore[method-assign]
+        compat.set_sender_rtcp_handler(sender, handle_rtcp_packet)
 
     async def on_nack(self, lost: list[int]) -> None:
         """Resend what is still in the history (over RTX); ask the origin for the rest.
 
         A packet is never re-sent under its own sequence number: SRTP forbids protecting
-        the same index twice. Without RTX on this leg, only the origin can help.
+        the same index twice. Without RTX on this leg, only the origin can help. The RTX
+        packet keeps the original's header (padding flag, CSRCs, extensions) and payload.
         """
         leg = self._leg
         if leg is None:
@@ -430,38 +603,38 @@ class OutboundStream:
                 rtx_payload_type = leg.rtx_payload_types.get(packet[1] & 0x7F)
                 if rtx_payload_type is None:
                     continue
-                length = header_length(packet)
-                header = bytearray(packet[:length])
-                header[1] = (packet[1] & 0x80) | rtx_payload_type
-                header[2:4] = self._rtx_seq.to_bytes(2, "big")
-                header[8:12] = leg.rtx_ssrc.to_bytes(4, "big")
+                self._send_now(
+                    leg, rtx_packet(packet, rtx_payload_type, self._rtx_seq, leg.rtx_ssrc)
+                )
                 self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
-                send_protected(leg.sender.transport, bytes(header) + packet[2:4] + packet[length:])
             else:
                 missing.append((seq - self._seq_delta) & 0xFFFF)
         if missing and self.source is not None:
             await self.source.request_retransmission(missing)
 
+    def _send_now(self, leg: _Leg, packet: bytes) -> bool:
+        """Send one packet outside the hot path (same target, same counting)."""
+        target = self._target
+        if target is None or self._nominated.get(1) is not self._pair:
+            target = self._retarget(leg)
+            if target is None:
+                self.dropped += 1
+                return False
+        protect, sendto, address = target
+        try:
+            sendto(protect(packet), address)
+        except Exception as exc:
+            self._send_failed(exc)
+            return False
+        return True
 
-def _send_target(transport: Any) -> tuple[Any, Any, Any] | None:
-    """SRTP protect, socket send and address of a connected transport's nominated pair."""
-    if transport._state is not _CONNECTED:
-        return None
-    pair = transport.transport._connection._nominated.get(1)
-    if pair is None or pair.protocol.transport is None:
-        return None
-    return transport._tx_srtp.protect, pair.protocol.transport.sendto, pair.remote_addr
 
-
-def send_protected(transport: Any, packet: bytes) -> bool:
-    """Protect and send one RTP packet at once on a connected DTLS transport.
-
-    Skips aiortc's asynchronous send chain: the SRTP session and the nominated ICE pair's
-    socket are used directly (``RTCDtlsTransport._tx_srtp``, aioice ``_nominated``).
-    """
-    target = _send_target(transport)
-    if target is None:
-        return False
-    protect, sendto, address = target
-    sendto(protect(packet), address)
-    return True
+def rtx_packet(packet: bytes, rtx_payload_type: int, rtx_seq: int, rtx_ssrc: int) -> bytes:
+    """``packet`` (as sent) wrapped for retransmission (RFC 4588): same header but the RTX
+    payload type, sequence number and SSRC; the payload starts with the original number."""
+    length = header_length(packet)
+    header = bytearray(packet[:length])
+    header[1] = (packet[1] & 0x80) | rtx_payload_type
+    header[2:4] = rtx_seq.to_bytes(2, "big")
+    header[8:12] = rtx_ssrc.to_bytes(4, "big")
+    return bytes(header) + packet[2:4] + packet[length:]

@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import aioice.ice
 from aiortc import RTCIceServer
+
+from media import compat
 
 PINNED_HOST_ADDRESSES: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
     "tukilinja_pinned_host_addresses", default=None
@@ -27,7 +28,7 @@ _WRAPPED_MARK = "_tukilinja_pinning"
 
 def install_host_address_pinning() -> None:
     """Make aioice consult :data:`PINNED_HOST_ADDRESSES` (idempotent)."""
-    current = aioice.ice.get_host_addresses
+    current = compat.host_address_lookup()
     if getattr(current, _WRAPPED_MARK, False):
         return
     original: Callable[[bool, bool], list[str]] = current
@@ -39,7 +40,7 @@ def install_host_address_pinning() -> None:
         return [a for a in pinned if (use_ipv4 and ":" not in a) or (use_ipv6 and ":" in a)]
 
     setattr(get_host_addresses, _WRAPPED_MARK, True)
-    aioice.ice.get_host_addresses = get_host_addresses
+    compat.set_host_address_lookup(get_host_addresses)
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiortc import (
@@ -18,9 +19,9 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 from pylibsrtp import Error as SrtpError
 
+from media import compat
 from media.fastpath import InboundStream, Negotiation, OutboundStream, codec_name
 from media.ice import IcePolicy, pinned_host_addresses
-from media.receiver import receive_without_decoder
 from media.relay import DeferredTrack, new_relay
 from media.sdp import align_reoffer, parse_sections
 
@@ -56,6 +57,26 @@ class PlaceholderTrack(MediaStreamTrack):
     def stop(self) -> None:
         super().stop()
         self._ended.set()
+
+
+@dataclass(frozen=True)
+class MediaCounters:
+    """What one participant's connection forwarded, totalled over its streams.
+
+    ``packets_in``/``bytes_in``: media packets taken from the participant and forwarded
+    (payload bytes); ``packets_out``/``bytes_out``: packets sent to the participant;
+    ``dropped``: never forwarded (malformed, padding only, failing SRTP, or no leg, payload
+    type or connection to send on); ``padding``: the padding-only packets among them;
+    ``send_failures``: packets SRTP or the socket refused.
+    """
+
+    packets_in: int = 0
+    bytes_in: int = 0
+    packets_out: int = 0
+    bytes_out: int = 0
+    dropped: int = 0
+    padding: int = 0
+    send_failures: int = 0
 
 
 def opus_payload_types(sdp: str) -> frozenset[int]:
@@ -107,6 +128,9 @@ class MediaPeer:
         self._rtx_by_pt: dict[int, tuple[InboundStream, int]] = {}
         self._destinations: dict[str, list[OutboundStream]] = {}
         self._hooked_transports: set[int] = set()
+        self._refused = 0  # datagrams the direct receive path dropped (SRTP or a bug)
+        self._failure_logged = False
+        self._final_counters: MediaCounters | None = None
         self._closed = False
         self._connected = asyncio.Event()
         self._connection_state = "new"
@@ -146,6 +170,27 @@ class MediaPeer:
 
     def inbound(self, kind: str) -> InboundStream | None:
         return self._inbound.get(kind)
+
+    def counters(self) -> MediaCounters:
+        """Totals of this connection's inbound and outbound streams (cheap: sums a few ints).
+
+        After :meth:`close`, the totals as they were when it closed.
+        """
+        if self._final_counters is not None:
+            return self._final_counters
+        inbound = list(self._inbound.values())
+        outbound = [stream for _, stream in self._outbound if stream is not None]
+        return MediaCounters(
+            packets_in=sum(s.packets for s in inbound),
+            bytes_in=sum(s.bytes for s in inbound),
+            packets_out=sum(s.packets for s in outbound),
+            bytes_out=sum(s.bytes for s in outbound),
+            dropped=self._refused
+            + sum(s.dropped for s in inbound)
+            + sum(s.dropped for s in outbound),
+            padding=sum(s.padding for s in inbound),
+            send_failures=sum(s.send_failures for s in outbound),
+        )
 
     def add_outbound(self, kind: str) -> OutboundStream:
         """A new stream to send to this participant (offered at the next negotiation)."""
@@ -217,7 +262,7 @@ class MediaPeer:
             except Exception as exc:  # aiortc raises many types on bad SDP
                 raise NegotiationError(str(exc) or type(exc).__name__) from exc
             self._restrict_transceivers()
-            self._attach_pending()
+            self._attach_pending(answering=True)
             with pinned_host_addresses(self._policy.host_addresses):
                 answer = await self._pc.createAnswer()
                 await self._pc.setLocalDescription(answer)
@@ -254,6 +299,7 @@ class MediaPeer:
         """Release the peer connection, its streams and tasks (idempotent)."""
         if self._closed:
             return
+        self._final_counters = self.counters()
         self._closed = True
         self.on_failed = None
         for inbound in self._inbound.values():
@@ -293,9 +339,20 @@ class MediaPeer:
             ]
             transceiver.setCodecPreferences(codecs)
 
-    def _attach_pending(self) -> None:
+    def _attach_pending(self, answering: bool = False) -> None:
+        """Give pending streams their transceivers.
+
+        In an answer only the client's offered transceivers can carry them (one stream
+        each); the rest wait for the gateway's own offer (``needs_offer``).
+        """
         while self._pending:
-            track, stream = self._pending.pop(0)
+            track, stream = self._pending[0]
+            if answering and not any(
+                t.kind == track.kind and t.sender.track is None and t.direction != "inactive"
+                for t in self._pc.getTransceivers()
+            ):
+                break
+            self._pending.pop(0)
             sender = self._pc.addTrack(track)
             for transceiver in self._pc.getTransceivers():
                 if transceiver.sender is sender and stream is not None:
@@ -314,7 +371,7 @@ class MediaPeer:
         for transceiver in self._pc.getTransceivers():
             if transceiver.receiver.track is track:
                 # Emitted before aiortc starts the receiver: it starts without a decoder.
-                receive_without_decoder(transceiver.receiver)
+                compat.receive_without_decoder(transceiver.receiver)
             if transceiver.receiver.track is track and track.kind not in self._inbound:
                 stream = InboundStream(
                     track.kind, transceiver.receiver, self._negotiation, transceiver.mid
@@ -350,18 +407,26 @@ class MediaPeer:
         self._rtx_by_pt = rtx
 
     def _hook_transport(self, transport: Any) -> None:
-        """Take decrypted RTP of forwarded codecs before aiortc parses it."""
+        """Take decrypted RTP of forwarded codecs before aiortc parses it.
+
+        RTP still arriving this way (aiortc's queued path) once DTLS is up came in on a
+        socket the direct path has not taken yet, such as that of a newly nominated ICE
+        pair: each such packet re-runs :func:`_direct_receive`, which takes the socket of
+        the pair nominated now unless it has it already.
+        """
         if id(transport) in self._hooked_transports:
             return
         self._hooked_transports.add(id(transport))
-        original = transport._handle_rtp_data
+        original = compat.rtp_handler(transport)
         routes = self
 
         async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
+            if not routes._closed:
+                _direct_receive(transport, routes)
             if not routes._take_rtp(data):
                 await original(data, arrival_time_ms)
 
-        transport._handle_rtp_data = handle_rtp_data
+        compat.set_rtp_handler(transport, handle_rtp_data)
         transport.on("statechange", lambda: self._on_dtls_state(transport))
         self._on_dtls_state(transport)
 
@@ -404,17 +469,19 @@ def _direct_receive(transport: Any, peer: MediaPeer) -> None:
     decrypt and parse it. Here RTP (not RTCP, STUN or DTLS, RFC 7983) whose payload type
     (in the clear in SRTP) is a forwarded codec is decrypted with the transport's SRTP
     session and forwarded in the same callback; everything else takes aiortc's usual path.
-    Reaches ``RTCDtlsTransport._rx_srtp``, aioice's nominated pair and its ``StunProtocol``.
+    Takes the socket of the ICE pair aioice has nominated now; a socket already taken is
+    left as it is (and keeps being handled if aioice nominates another pair).
     """
-    pair = transport.transport._connection._nominated.get(1)
+    pair = compat.nominated_pairs(transport).get(1)
     if pair is None:
         return
-    protocol = pair.protocol
-    if getattr(protocol, "_tukilinja_direct", False):
+    protocol = compat.pair_protocol(pair)
+    original = compat.datagram_handler(protocol)
+    if original is None:
+        return  # taken already
+    unprotect = compat.srtp_unprotect(transport)
+    if unprotect is None:
         return
-    protocol._tukilinja_direct = True
-    original = protocol.datagram_received
-    srtp = transport._rx_srtp
     take = peer._take_rtp
 
     def datagram_received(data: bytes, addr: tuple[Any, ...]) -> None:
@@ -424,13 +491,17 @@ def _direct_receive(transport: Any, peer: MediaPeer) -> None:
             and ((data[1] & 0x7F) in peer._inbound_by_pt or (data[1] & 0x7F) in peer._rtx_by_pt)
         ):
             try:
-                take(srtp.unprotect(data))
+                take(unprotect(data))
             except Exception as exc:
                 # Fails authentication or is a replay (dropped, as aiortc would), or a bug
                 # in forwarding: never let one packet break the socket; say what, not which.
-                if not isinstance(exc, SrtpError):
-                    logger.warning("forwarding failed: %s", type(exc).__name__)
+                peer._refused += 1
+                if not isinstance(exc, SrtpError) and not peer._failure_logged:
+                    peer._failure_logged = True
+                    logger.warning(
+                        "forwarding failed: %s; counting further failures", type(exc).__name__
+                    )
             return
         original(data, addr)
 
-    protocol.datagram_received = datagram_received
+    compat.set_datagram_handler(protocol, datagram_received)

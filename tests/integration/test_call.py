@@ -21,12 +21,14 @@ async def connect_call(gateway: RunningGateway, cameras: bool = False) -> tuple[
     resident = Caller(await gateway.resident(), RESIDENT_TONE, PatternTrack() if cameras else None)
     joined = await resident.signal.request("queue.join", line="demo")
     assert joined["position"] == 1
+    resident.resume_token = joined["resumeToken"]
     await resident.start_media()
     staff = Caller(
         await gateway.staff(lines=("demo",)), STAFF_TONE, PatternTrack() if cameras else None
     )
     answered = await staff.signal.request("staff.answer_next", line="demo")
     assert answered["line"] == "demo"
+    staff.resume_token = answered["resumeToken"]
     await staff.start_media()
     connected = await resident.signal.next_event("call.connected")
     assert connected["callId"] == answered["callId"]
@@ -91,7 +93,7 @@ async def test_relay_baseline_also_carries_audio() -> None:
                 await caller.signal.close()
 
 
-def _live_peer_connections() -> int:
+def live_peer_connections() -> int:
     gc.collect()
     return sum(
         1
@@ -141,12 +143,12 @@ async def _hang_up_and_check(gateway: RunningGateway, ending: str) -> None:
 
     center = gateway.center
     for _ in range(50):
-        if center.active_calls == 0 and _live_peer_connections() == 0:
+        if center.active_calls == 0 and live_peer_connections() == 0:
             break
         await asyncio.sleep(0.1)
     assert center.active_calls == 0
     assert center.queued == 0
-    assert _live_peer_connections() == 0
+    assert live_peer_connections() == 0
     # Decoder threads and forwarding tasks are gone too.
     for _ in range(50):
         leftover = [

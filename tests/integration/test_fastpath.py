@@ -1,5 +1,6 @@
 """The packet-level forwarding path: SSRC and payload-type rewrite, loss and reordering
-passed through as they are, NACK answered or passed on, PLI reaching the sender, video."""
+passed through as they are, NACK answered or passed on, PLI reaching the sender, video,
+and a change of the nominated ICE pair followed both ways."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from aioice import Candidate
+from aioice.ice import CandidatePair, StunProtocol
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
@@ -28,6 +31,7 @@ from aiortc.rtp import (
     unpack_remb_fci,
 )
 
+from media import compat
 from media.fastpath import InboundStream
 from media.ice import IcePolicy, pinned_host_addresses
 from media.peer import MediaPeer
@@ -313,3 +317,121 @@ async def test_reports_and_bandwidth_feedback_are_kept_per_leg(setup: Setup) -> 
         ),
         timeout=5,
     )
+
+
+def dtls_transport(pc: RTCPeerConnection) -> Any:
+    """The one (bundled) DTLS transport of a peer connection."""
+    return pc.getTransceivers()[0].receiver.transport
+
+
+async def new_pair(transport: Any) -> tuple[CandidatePair, int]:
+    """A real second socket on 127.0.0.1 for ``transport``'s ICE connection, nominated.
+
+    aiortc cannot restart ICE, so this stands in for aioice nominating another pair: the
+    new pair has the same remote candidate and a local socket of its own, which the
+    connection closes with its others.
+    """
+    connection = transport.transport._connection
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.create_datagram_endpoint(
+        lambda: StunProtocol(connection), local_addr=("127.0.0.1", 0)
+    )
+    port: int = protocol.transport.get_extra_info("sockname")[1]
+    protocol.local_candidate = Candidate("second", 1, "udp", 1, "127.0.0.1", port, "host")
+    connection._protocols.append(protocol)
+    nominated = compat.nominated_pairs(transport)
+    pair = CandidatePair(protocol, nominated[1].remote_candidate)
+    pair.nominated = True
+    pair.state = CandidatePair.State.SUCCEEDED
+    nominated[1] = pair
+    return pair, port
+
+
+def is_rtp(data: bytes) -> bool:
+    return len(data) > 12 and 127 < data[0] < 192 and not 192 <= data[1] <= 223
+
+
+def count_datagrams(protocol: Any, into: list[int]) -> None:
+    """Note the source port of every RTP datagram ``protocol`` (a StunProtocol) receives."""
+    original = protocol.datagram_received
+
+    def received(data: bytes, addr: tuple[Any, ...]) -> None:
+        if is_rtp(data):
+            into.append(addr[1])
+        original(data, addr)
+
+    protocol.datagram_received = received
+
+
+async def test_forwarding_follows_a_newly_nominated_pair(setup: Setup) -> None:
+    audio_ssrc = gateway_ssrc(setup.viewer_peer, "audio")
+    await wait_until(lambda: len(setup.viewer_capture.of(audio_ssrc)) > 10)
+    sources: list[int] = []
+    count_datagrams(compat.nominated_pairs(dtls_transport(setup.viewer_pc))[1].protocol, sources)
+    await wait_until(lambda: len(sources) > 5)
+    first_port = sources[-1]
+
+    _, port = await new_pair(dtls_transport(setup.viewer_peer.pc))
+    assert port != first_port
+    received = len(setup.viewer_capture.of(audio_ssrc))
+    await wait_until(lambda: sources.count(port) > 20)
+    await wait_until(lambda: len(setup.viewer_capture.of(audio_ssrc)) > received + 20)
+    sources.clear()
+    await wait_until(lambda: len(sources) > 20)
+    assert set(sources) == {port}  # forwarded media leaves through the new socket only
+    video_ssrc = gateway_ssrc(setup.viewer_peer, "video")
+    shown = len(setup.viewer_capture.of(video_ssrc))
+    await wait_until(lambda: len(setup.viewer_capture.of(video_ssrc)) > shown + 5)
+    counters = setup.viewer_peer.counters()
+    assert counters.packets_out > 40 and counters.send_failures == 0
+
+
+async def test_media_arriving_on_a_new_pair_is_taken_by_the_direct_path(setup: Setup) -> None:
+    audio_ssrc = gateway_ssrc(setup.viewer_peer, "audio")
+    await wait_until(lambda: len(setup.viewer_capture.of(audio_ssrc)) > 10)
+    gateway = dtls_transport(setup.sender_peer.pc)
+    pair, port = await new_pair(gateway)
+    # The sending client now sends to the new socket (its pair points at the new address).
+    client = compat.nominated_pairs(dtls_transport(setup.sender_pc))
+    moved = CandidatePair(
+        client[1].protocol, Candidate("second", 1, "udp", 1, "127.0.0.1", port, "host")
+    )
+    moved.nominated = True
+    moved.state = CandidatePair.State.SUCCEEDED
+    client[1] = moved
+
+    # The first packets on the new socket take aiortc's queued path, which hooks it.
+    await wait_until(lambda: compat.datagram_handler(pair.protocol) is None)
+    await asyncio.sleep(0.2)  # what was queued before has been handled
+    queued: list[bytes] = []
+    hooked = compat.rtp_handler(gateway)
+
+    async def count_queued(data: bytes, arrival_time_ms: int) -> None:
+        queued.append(data)
+        await hooked(data, arrival_time_ms)
+
+    compat.set_rtp_handler(gateway, count_queued)
+    arrived: list[int] = []
+    count_datagrams(pair.protocol, arrived)
+    stream = inbound(setup.sender_peer, "audio")
+    taken = stream.packets
+    received = len(setup.viewer_capture.of(audio_ssrc))
+    await wait_until(lambda: len(arrived) > 30 and stream.packets > taken + 20)
+    await wait_until(lambda: len(setup.viewer_capture.of(audio_ssrc)) > received + 20)
+    assert queued == []  # forwarded in the socket callback, not through aiortc's queue
+    counters = setup.sender_peer.counters()
+    assert counters.packets_in >= stream.packets and counters.dropped == 0
+
+
+async def test_counters_total_the_streams_and_outlive_close(setup: Setup) -> None:
+    audio_ssrc = gateway_ssrc(setup.viewer_peer, "audio")
+    await wait_until(lambda: len(setup.viewer_capture.of(audio_ssrc)) > 20)
+    sent = setup.viewer_peer.counters()
+    taken = setup.sender_peer.counters()
+    assert sent.packets_out > 20 and sent.bytes_out > sent.packets_out
+    assert taken.packets_in > 20 and taken.send_failures == 0
+    await setup.viewer_peer.close()
+    closed = setup.viewer_peer.counters()
+    assert closed.packets_out >= sent.packets_out
+    await asyncio.sleep(0.2)
+    assert setup.viewer_peer.counters() == closed

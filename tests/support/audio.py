@@ -57,6 +57,10 @@ class AudioSink:
         self.frames = 0
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def consuming(self) -> bool:
+        return self._task is not None
+
     def consume(self, track: MediaStreamTrack) -> None:
         self._task = asyncio.ensure_future(self._run(track))
 

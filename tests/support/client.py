@@ -144,8 +144,10 @@ class Caller:
         self.tone = ToneTrack(frequency)
         self.camera = camera
         self.sink = AudioSink()
+        self.sinks: list[AudioSink] = [self.sink]  # one per received audio track
         self.video_received: list[MediaStreamTrack] = []
         self.pc: RTCPeerConnection | None = None
+        self.resume_token: str | None = None  # the latest one the gateway handed out
         self._offers: asyncio.Task[None] | None = None
 
     async def start_media(self) -> None:
@@ -161,6 +163,10 @@ class Caller:
         def on_track(track: Any) -> None:
             if track.kind == "video":
                 self.video_received.append(track)
+            elif self.sink.consuming:
+                extra = AudioSink()
+                self.sinks.append(extra)
+                extra.consume(track)
             else:
                 self.sink.consume(track)
 
@@ -193,13 +199,48 @@ class Caller:
             await asyncio.sleep(0.2)
         raise AssertionError(f"expected to hear {frequency} Hz, heard {heard:.0f} Hz")
 
+    def heard(self) -> list[float]:
+        """The dominant frequency of each received audio track (0 for a silent one)."""
+        return [sink.dominant_frequency() for sink in self.sinks]
+
+    async def wait_hears_all(
+        self, frequencies: list[float], not_frequency: float | None = None, timeout: float = 10
+    ) -> None:
+        """Wait until each of ``frequencies`` is heard on some track (and never our own)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        heard: list[float] = []
+        while loop.time() < deadline:
+            heard = self.heard()
+            found = all(any(abs(h - f) < f * 0.05 for h in heard) for f in frequencies)
+            if found:
+                if not_frequency is not None:
+                    assert not any(abs(h - not_frequency) < not_frequency * 0.05 for h in heard)
+                return
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"expected to hear {frequencies} Hz, heard {heard}")
+
+    def reset_sinks(self) -> None:
+        for sink in self.sinks:
+            sink.reset()
+
+    async def restart_media(self, signal: SignalClient) -> None:
+        """A reloaded page: a new socket and a new peer connection (the old one closed)."""
+        await self.stop_media()
+        self.signal = signal
+        self.tone = ToneTrack(self.tone.frequency)
+        self.sink = AudioSink()
+        self.sinks = [self.sink]
+        await self.start_media()
+
     async def stop_media(self) -> None:
         if self._offers is not None:
             self._offers.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._offers
             self._offers = None
-        await self.sink.stop()
+        for sink in self.sinks:
+            await sink.stop()
         if self.pc is not None:
             await self.pc.close()
             self.pc = None

@@ -53,3 +53,14 @@ def test_malformed_packets_are_dropped() -> None:
     assert destination.sent == []
     stream.on_packet(packet(111, 5, 960, 1, b"ok"))
     assert len(destination.sent) == 1
+
+
+def test_header_length_counts_csrcs_before_the_extension_block() -> None:
+    from media.rtp import header_length
+
+    csrcs = b"\x00\x00\x00\x01\x00\x00\x00\x02"
+    plain = struct.pack("!BBHII", 0x82, 96, 1, 1, 1) + csrcs + b"payload"
+    assert header_length(plain) == 20
+    extended = struct.pack("!BBHII", 0x92, 96, 1, 1, 1) + csrcs + b"\xbe\xde\x00\x01\x10\x7f\0\0"
+    assert header_length(extended + b"payload") == 28
+    assert header_length(struct.pack("!BBHII", 0x82, 96, 1, 1, 1) + b"\0\0\0\1") == -1
