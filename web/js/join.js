@@ -257,6 +257,11 @@ function makeMedia(stream) {
       if (state.reconnecting || code === 'connection_closed') return;
       abandon(code);
     },
+    onRenegotiationFailure: () => {
+      if (media !== current) return;
+      state.error = { code: 'renegotiation_failed' };
+      render();
+    },
   });
   if (state.muted) current.setMuted(true);
   return current;

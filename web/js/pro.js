@@ -141,7 +141,6 @@ function fillLanguageOptions() {
   const options = INTERPRETER_LANGUAGES.map((code) => {
     const option = document.createElement('option');
     option.value = code;
-    option.lang = code;
     option.textContent = languageName(code);
     return option;
   });
@@ -385,6 +384,11 @@ function makeMedia(stream) {
       if (media !== current) return;
       if (state.reconnecting || code === 'connection_closed') return;
       abandonCall(code);
+    },
+    onRenegotiationFailure: () => {
+      if (media !== current) return;
+      state.error = { code: 'renegotiation_failed' };
+      render();
     },
   });
   if (state.muted) current.setMuted(true);
