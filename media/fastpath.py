@@ -63,6 +63,8 @@ URI_MID: Final = "urn:ietf:params:rtp-hdrext:sdes:mid"
 URI_AUDIO_LEVEL: Final = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 URI_ABS_SEND_TIME: Final = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 CLOCK_RATES: Final = {"audio": 48000, "video": 90000}
+# After a change of origin the timestamps continue one frame on (20 ms of Opus, 1/30 s).
+TIMESTAMP_STEPS: Final = {"audio": 960, "video": 3000}
 _FIXED_HEADER: Final = struct.Struct("!BBHII")
 
 
@@ -366,6 +368,7 @@ class OutboundStream:
         self._pt_map: dict[int, int] = {}
         self._origin_for = -1
         self._last_seq: int | None = None
+        self._last_ts = 0
         self._pending_resync = False
         self._rtx_seq = random.getrandbits(16)
         # Where packets go: SRTP protect, socket sendto and address of ``_pair``, the ICE
@@ -391,6 +394,19 @@ class OutboundStream:
         self._origin_for = -1
         if self._last_seq is not None:
             self._pending_resync = True
+
+    def continue_from(self, previous: OutboundStream) -> None:
+        """Carry on where an earlier stream on the same transceiver (same SSRC) stopped.
+
+        A viewer's receiver drops packets whose sequence numbers and timestamps jump on the
+        SSRC it knows, so a stream that takes over a transceiver continues them.
+        """
+        self._seq_delta = previous._seq_delta
+        self._ts_delta = previous._ts_delta
+        self._rtx_seq = previous._rtx_seq
+        self._last_seq = previous._last_seq
+        self._last_ts = previous._last_ts
+        self._pending_resync = previous._last_seq is not None
 
     def send(self, data: bytes, length: int, sequence: int, timestamp: int) -> None:
         """Rewrite one origin packet for this leg and send it (the hot path).
@@ -419,6 +435,8 @@ class OutboundStream:
                 return
         if self._pending_resync and self._last_seq is not None:
             self._seq_delta = (self._last_seq + 1 - sequence) & 0xFFFF
+            step = TIMESTAMP_STEPS.get(self.kind, 0)
+            self._ts_delta = (self._last_ts + step - timestamp) & 0xFFFFFFFF
             self._pending_resync = False
         out_seq = (sequence + self._seq_delta) & 0xFFFF
         out_ts = (timestamp + self._ts_delta) & 0xFFFFFFFF
@@ -450,6 +468,7 @@ class OutboundStream:
                 packet = fixed + data[length:]
         self._history[out_seq % HISTORY_SIZE] = packet
         self._last_seq = out_seq
+        self._last_ts = out_ts
         protect, sendto, address = target
         try:
             sendto(protect(packet), address)

@@ -121,6 +121,7 @@ class MediaPeer:
         )
         self._lock = asyncio.Lock()
         self._pending: list[tuple[MediaStreamTrack, OutboundStream | None]] = []
+        self._stream_on: dict[int, OutboundStream] = {}  # id(transceiver) -> its stream
         self._outbound: list[tuple[MediaStreamTrack, OutboundStream | None]] = []
         self._inbound: dict[str, InboundStream] = {}
         self._negotiation = Negotiation()
@@ -219,6 +220,15 @@ class MediaPeer:
                 track.set_source(self._relay.subscribe(remote))
         return track
 
+    def unforward(self, destination: object) -> None:
+        """Stop sending to ``destination`` (a stream on a peer connection that has gone)."""
+        for kind, destinations in self._destinations.items():
+            if destination in destinations:
+                destinations.remove(destination)
+                stream = self._inbound.get(kind)
+                if stream is not None and isinstance(destination, OutboundStream):
+                    stream.remove_destination(destination)
+
     def stop_outbound(self, handle: object) -> None:
         """Stop sending a stream whose source has gone (its transceiver idles from now on)."""
         for entries in (self._pending, self._outbound):
@@ -301,6 +311,7 @@ class MediaPeer:
             return
         self._final_counters = self.counters()
         self._closed = True
+        self._connected.set()  # wakes wait_connected(), which then answers False
         self.on_failed = None
         for inbound in self._inbound.values():
             for destination in list(inbound.destinations):
@@ -356,6 +367,10 @@ class MediaPeer:
             sender = self._pc.addTrack(track)
             for transceiver in self._pc.getTransceivers():
                 if transceiver.sender is sender and stream is not None:
+                    previous = self._stream_on.get(id(transceiver))
+                    if previous is not None and previous is not stream:
+                        stream.continue_from(previous)  # same SSRC: numbers go on
+                    self._stream_on[id(transceiver)] = stream
                     stream.bind(transceiver)
             self._outbound.append((track, stream))
 

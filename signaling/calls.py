@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
+from media.fastpath import OutboundStream
 from media.ice import IcePolicy
 from media.peer import GlareError, MediaPeer, NegotiationError, NoPendingOfferError
 from rooms.clock import Clock
@@ -300,22 +301,15 @@ class CallCenter:
         )
         current = await self._switchboard.get(room.id) or room
         snapshot = [p.public() for p in current.present()]
-        resident.send_event(
-            "call.connected",
-            callId=room.id,
-            line=line_id,
-            role=Role.RESIDENT.value,
-            participantId=resident.id,
-            participants=snapshot,
-        )
-        me.send_event(
-            "call.connected",
-            callId=room.id,
-            line=line_id,
-            role=Role.STAFF.value,
-            participantId=me.id,
-            participants=snapshot,
-        )
+        for member, role in ((resident, Role.RESIDENT), (me, Role.STAFF)):
+            member.send_event(
+                "call.connected",
+                callId=room.id,
+                line=line_id,
+                role=role.value,
+                participantId=member.id,
+                participants=snapshot,
+            )
         self._watch_media(me)
         self._watch_media(resident)
         await self._publish_line(line_id)
@@ -644,14 +638,30 @@ class CallCenter:
     def _new_peer(self, local: LocalParticipant) -> MediaPeer:
         """A fresh peer connection for a participant (closing and unlinking the old one)."""
         old = local.peer
-        if old is not None:
-            self._unlink(old)
-            self._spawn(old.close())
         label = local.session.label if local.session is not None else local.role.value
         peer = MediaPeer(self._ice, label, forwarding=self._settings.forwarding)
         peer.on_failed = lambda: self._spawn(self._media_failed(local, peer))
         local.peer = peer
+        if old is not None:
+            if self._settings.forwarding == "packet":
+                self._move_links(old, peer)
+            self._unlink(old)
+            self._spawn(old.close())
         return peer
+
+    def _move_links(self, old: MediaPeer, new: MediaPeer) -> None:
+        """The others keep receiving on the streams they have: only the source changes.
+
+        Nobody else renegotiates; the streams continue their sequence numbers.
+        """
+        for local_room in self._rooms.values():
+            for key, link in list(local_room.links.items()):
+                if link.source is old and isinstance(link.handle, OutboundStream):
+                    del local_room.links[key]
+                    new.forward("audio", link.handle)
+                    local_room.links[(id(new), id(link.destination))] = Link(
+                        new, link.destination, link.handle
+                    )
 
     def _link(self, local_room: LocalRoom) -> None:
         """Send every participant's audio to every other one (each pair once per peer)."""
@@ -679,6 +689,7 @@ class CallCenter:
                     link.destination.stop_outbound(link.handle)
                     del local_room.links[key]
                 elif link.destination is peer:
+                    link.source.unforward(link.handle)
                     del local_room.links[key]
 
     def _watch_media(self, local: LocalParticipant) -> None:

@@ -170,3 +170,41 @@ async def test_binary_and_non_object_frames(
     reply = await raw_reply(client, '{"type": "hello", "id": -4}')
     assert error_code(reply) == "bad_request"
     await client.close()
+
+
+async def test_room_requests_refuse_bad_tokens_ids_and_roles(
+    gateway: RunningGateway, call_in_progress: tuple[Caller, Caller]
+) -> None:
+    resident, staff = call_in_progress
+    stranger = await gateway.resident()
+    for token in ("", "x", "x" * 5000, "not-a-token-at-all-but-long-enough", "a.b.c"):
+        assert error_code(await stranger.call("resume", token=token)) == "invalid_token"
+        assert error_code(await stranger.call("interpreter.join", token=token)) == "invalid_token"
+        assert error_code(await stranger.call("interpreter.check", token=token)) == "invalid_token"
+    assert error_code(await stranger.call("resume", token=42)) == "bad_request"
+    assert error_code(await stranger.call("resume")) == "bad_request"
+    assert error_code(await stranger.call("resume", token="y" * 40, keepMedia="yes")) == (
+        "bad_request"
+    )
+    assert error_code(await stranger.call("call.rejoin", callId="c-x")) == "unauthorized"
+    assert error_code(await stranger.call("participant.remove", participantId="p-1")) == (
+        "unauthorized"
+    )
+    assert error_code(await stranger.call("interpreter.invite", language="fi")) == ("unauthorized")
+    assert error_code(await staff.signal.call("call.rejoin", callId="../../x")) == "unknown_call"
+    assert error_code(await staff.signal.call("participant.remove", participantId="p-nope")) == (
+        "unknown_participant"
+    )
+    bad_language = await staff.signal.call("interpreter.invite", language="<script>")
+    assert error_code(bad_language) == "bad_request"
+    long_language = await staff.signal.call("interpreter.invite", language="a" * 100)
+    assert error_code(long_language) == "bad_request"
+    # The resident cannot be removed, and the resident cannot remove anyone.
+    (call,) = gateway.center.calls()
+    resident_id = next(m.id for m in call.participants() if m.role.value == "resident")
+    professional_id = next(m.id for m in call.participants() if m.role.value == "professional")
+    reply = await staff.signal.call("participant.remove", participantId=resident_id)
+    assert error_code(reply) == "forbidden"
+    reply = await resident.signal.call("participant.remove", participantId=professional_id)
+    assert error_code(reply) == "unauthorized"
+    await stranger.close()

@@ -15,14 +15,19 @@ from tests.support.gateway import RunningGateway, make_config, running_gateway
 OUR_LOGGERS = ("gateway", "signaling", "media", "rooms", "aiohttp.access")
 
 
-async def test_logs_hold_no_addresses_sdp_or_tokens(
-    gateway: RunningGateway, caplog: pytest.LogCaptureFixture
-) -> None:
+def capture_our_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """Everything of ours at DEBUG, aiortc and aioice from WARNING."""
     # (The last set_level also sets the capture handler's level: keep DEBUG last.)
     for name in ("aiortc", "aioice"):
         caplog.set_level(logging.WARNING, logger=name)
     for name in OUR_LOGGERS:
         caplog.set_level(logging.DEBUG, logger=name)
+
+
+async def test_logs_hold_no_addresses_sdp_or_tokens(
+    gateway: RunningGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    capture_our_logs(caplog)
     link = signin_link(gateway.config, "Maija Meikäläinen", ("demo",))
     resident, staff = await connect_call(gateway)
     await resident.wait_hears(STAFF_TONE)
@@ -57,3 +62,35 @@ async def test_dead_socket_is_detected_and_releases_queue_place() -> None:
         assert gateway.center.queued == 0
         await silent.closed.wait()
         await silent.close()
+
+
+async def test_logs_hold_no_resume_or_invitation_tokens(
+    gateway: RunningGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    capture_our_logs(caplog)
+    resident, staff = await connect_call(gateway)
+    invite = await staff.signal.request("interpreter.invite", language="so")
+    invitation = invite["url"].split("#token=", 1)[1]
+    interpreter = await gateway.resident()
+    await interpreter.request("interpreter.join", token=invitation)
+    first = resident.resume_token
+    assert first is not None
+    await resident.signal.close()
+    await staff.signal.wait_participant("reconnecting", role="resident")
+    back = await gateway.resident()
+    resumed = await back.request("resume", token=first)
+    await back.request("hangup")
+    await staff.signal.request("hangup")
+    await resident.stop_media()
+    await staff.stop_media()
+    for client in (back, interpreter, staff.signal):
+        await client.close()
+    await asyncio.sleep(0.2)
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "reconnecting" in text or "connected" in text  # the log is being captured
+    for secret in (first, resumed["resumeToken"], invitation, invitation.split(".")[1]):
+        assert secret not in text
+    records = await gateway.center_store.calls.recent()
+    assert records
+    for record in records:  # counts by role only: no participant's id is kept
+        assert resumed["participantId"] not in repr(vars(record))
