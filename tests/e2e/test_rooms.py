@@ -235,11 +235,14 @@ async def test_professional_rejoins_from_another_tab(
     await other.goto(gateway.base_url + "/pro?lang=en")
     rejoin = button(other, "Rejoin call")
     await expect(rejoin).to_be_visible(timeout=10000)
-    await console.close()
     await rejoin.click()
     await expect(button(other, "Hang up")).to_be_visible(timeout=10000)
+    # The first console lets go of the call without ending it.
+    await expect(status_with(console, "in another window")).to_be_visible(timeout=10000)
+    await expect(button(console, "Hang up")).to_be_hidden()
     await asyncio.gather(
         wait_for_audio_streams(resident, timeout=15),
         wait_for_audio_streams(other, timeout=15),
     )
     await expect(resident.locator("#participants")).to_contain_text("Professional: connected")
+    await expect(button(resident, "Hang up")).to_be_visible()

@@ -498,6 +498,11 @@ sig.on('call.ended', (event) => {
   finish(END_KEYS[event.reason] || 'join.callOver', 'ended');
 });
 
+sig.on('session.replaced', () => {
+  if (state.phase !== 'incall') return;
+  finish('room.replaced', 'ended');
+});
+
 sig.on('closed', () => {
   if (state.phase === 'incall' && tokens.current()) {
     reconnect();

@@ -711,6 +711,18 @@ sig.on('queue.ended', () => {
   render();
 });
 
+// Another socket took this participant over (the page open in another tab, say): this
+// page lets go without hanging up and offers to call again.
+sig.on('session.replaced', () => {
+  if (!(state.phase === 'queued' || state.phase === 'connected' || state.reconnecting)) return;
+  teardownMedia();
+  tokens.clear();
+  sig.close();
+  state.error = null;
+  state.message = { key: 'room.replaced' };
+  connect();
+});
+
 sig.on('closed', () => {
   if (state.phase === 'notfound') return;
   if ((state.phase === 'queued' || state.phase === 'connected') && tokens.current()) {

@@ -818,6 +818,19 @@ sig.on('call.ended', (event) => {
   backToQueue(message, event.reason === 'media_failed' ? { code: 'media_failed' } : null);
 });
 
+// Another console of this session took the call over (Rejoin call there): let go of it
+// here without hanging up, and come back to the lines with a fresh socket.
+sig.on('session.replaced', async () => {
+  if (state.phase !== 'incall') return;
+  backToQueue({ key: 'room.replacedPro' });
+  sig.close();
+  state.phase = 'loading';
+  render();
+  await connect();
+  state.message = { key: 'room.replacedPro' };
+  render();
+});
+
 sig.on('closed', () => {
   if (state.phase === 'signedout') return;
   if (state.phase === 'incall' && tokens.current()) {
