@@ -246,3 +246,52 @@ async def test_professional_rejoins_from_another_tab(
     )
     await expect(resident.locator("#participants")).to_contain_text("Professional: connected")
     await expect(button(resident, "Hang up")).to_be_visible()
+
+
+async def test_interpreter_link_that_is_not_valid_says_so(
+    browser: Browser, gateway: RunningGateway
+) -> None:
+    _, page = await new_page(browser)
+    await page.goto(gateway.base_url + "/join?lang=en#token=not-a-real-invitation")
+    await expect(status_with(page, "This link is not valid")).to_be_visible(timeout=10000)
+    assert "token" not in page.url
+    await expect(button(page, "Join")).to_be_hidden()
+    _, bare = await new_page(browser)
+    await bare.goto(gateway.base_url + "/join?lang=en")
+    await expect(status_with(bare, "The link is incomplete")).to_be_visible(timeout=10000)
+
+
+@pytest.fixture
+async def proxied_short_grace() -> AsyncIterator[tuple[RunningGateway, CuttableProxy]]:
+    base = make_config()
+    proxy = CuttableProxy(base.port)
+    config = make_config(
+        {
+            "server": {"port": base.port, "allowed_origins": [proxy.origin]},
+            "calls": {"grace_seconds": 2},
+        }
+    )
+    async with running_gateway(config) as gw:
+        await proxy.start()
+        try:
+            yield gw, proxy
+        finally:
+            await proxy.stop()
+
+
+async def test_resident_gone_longer_than_the_grace_period(
+    browser: Browser, proxied_short_grace: tuple[RunningGateway, CuttableProxy]
+) -> None:
+    gateway, proxy = proxied_short_grace
+    resident = await open_resident(browser, proxy.origin)
+    console = await open_console(browser, gateway)
+    await call_and_answer(resident, console)
+
+    await proxy.cut(5)
+    # The professional is told in plain words why the call ended; not "hung up".
+    await expect(status_with(console, "did not come back in time")).to_be_visible(timeout=10000)
+    await expect(console.get_by_text("hung up")).to_have_count(0)
+    # The resident's page comes back, finds the call over and says so.
+    await expect(status_with(resident, "The call has ended")).to_be_visible(timeout=15000)
+    await expect(button(resident, "Call")).to_be_visible()
+    assert await stored_resume_keys(resident) == []

@@ -139,3 +139,27 @@ def test_pages_load_no_inline_script_or_handlers() -> None:
         assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None, path.name
         assert re.search(r"\son[a-z]+\s*=", html) is None, path.name
         assert re.search(r"""(?:src|href)=["']https?://""", html) is None, path.name
+
+
+@pytest.mark.parametrize(
+    "page", ["index.html", "line.html", "pro.html", "join.html", "signin.html"]
+)
+def test_pages_share_the_accessible_frame(page: str) -> None:
+    # Every page, the interpreter's join page too: viewport, skip link, language switcher,
+    # one main landmark, a first-level heading, no referrer (links with tokens).
+    html = (WEB / page).read_text(encoding="utf-8")
+    assert 'name="viewport"' in html
+    assert 'name="referrer" content="no-referrer"' in html
+    assert 'class="skip-link" href="#main"' in html
+    assert "data-language-switcher" in html
+    assert html.count("<main ") == 1 and 'id="main"' in html
+    assert re.search(r"<h1[\s>]", html)
+    assert re.search(r"<title data-i18n=", html)
+
+
+def test_live_regions_on_call_pages() -> None:
+    for page in ("line.html", "pro.html", "join.html"):
+        html = (WEB / page).read_text(encoding="utf-8")
+        assert re.search(r'id="status"[^>]*role="status"', html), page
+        assert re.search(r'id="call-notice"[^>]*aria-live="polite"', html), page
+        assert 'id="participants"' in html, page
