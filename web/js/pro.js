@@ -698,6 +698,11 @@ async function createInvite(event) {
     };
     state.inviteOpen = false;
     focusAfterRender = () => els.copyLink;
+    // Focus moves to Copy link; the live region says what was made and for how long.
+    state.notice = t('pro.inviteCreated', {
+      language: languageName(state.invite.language),
+      time: formatExpiry(state.invite.expiresAt),
+    });
   } catch (err) {
     state.error = { code: errorCode(err, 'internal_error') };
   } finally {
@@ -894,6 +899,11 @@ window.addEventListener('pagehide', () => {
   // The token stays: a reload comes back into the call.
   endCall();
   sig.close();
+});
+window.addEventListener('pageshow', (event) => {
+  // Restored from the back/forward cache with its socket closed: start afresh (a call
+  // comes back through the stored token).
+  if (event.persisted) window.location.reload();
 });
 
 async function main() {
