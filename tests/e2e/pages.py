@@ -61,8 +61,13 @@ async def wait_for_audio_streams(
             # A new peer connection (after a reload) starts the count again.
             first = {}
         await asyncio.sleep(0.25)
+    alert = await page.evaluate(
+        "() => { const a = document.getElementById('alert');"
+        " return a && !a.hidden ? a.textContent.trim() : ''; }"
+    )
     raise AssertionError(
         f"fewer than {count} audio streams flowing into {page.url}: first={first} last={last}"
+        + (f"; the page says: {alert}" if alert else "")
     )
 
 
