@@ -438,8 +438,8 @@ function placeLost(wasCall) {
   tokens.clear();
   state.phase = 'ended';
   state.error = null;
-  state.message = wasCall ? { key: 'call.ended', extra: 'call.endedReason.timeout' }
-    : { key: 'line.queueLost' };
+  // Why is not known here (the grace period ran out, or the others ended the call).
+  state.message = wasCall ? { key: 'call.ended' } : { key: 'line.queueLost' };
   render();
 }
 
