@@ -295,3 +295,22 @@ async def test_resident_gone_longer_than_the_grace_period(
     await expect(status_with(resident, "The call has ended")).to_be_visible(timeout=15000)
     await expect(button(resident, "Call")).to_be_visible()
     assert await stored_resume_keys(resident) == []
+
+
+async def test_queued_resident_keeps_the_place_across_a_network_change(
+    browser: Browser, proxied: tuple[RunningGateway, CuttableProxy]
+) -> None:
+    gateway, proxy = proxied
+    resident = await open_resident(browser, proxy.origin)
+    await button(resident, "Call").click()
+    await queue_position(resident, 1)
+    cut = asyncio.create_task(proxy.cut(3))
+    await expect(status_with(resident, "Reconnecting")).to_be_visible(timeout=5000)
+    await expect(button(resident, "Cancel")).to_be_visible()
+    await cut
+    await queue_position(resident, 1)
+    assert await queue_length(gateway) == 1
+    # Answered after coming back: the same peer connection carries the call.
+    console = await open_console(browser, gateway)
+    await button(console, "Answer next caller").click()
+    await asyncio.gather(wait_for_audio_streams(resident), wait_for_audio_streams(console))
