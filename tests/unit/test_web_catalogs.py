@@ -20,7 +20,7 @@ T_KEY = re.compile(r"""\b(?:t|has)\(\s*['"]([A-Za-z0-9_.]+)['"]""")
 # protocol message types such as 'line.watch' are told apart via docs/protocol.md.
 DOTTED = re.compile(
     r"""['"]((?:common|lang|time|date|month|weekday|wait|queue|status|error|help|index|line|call"""
-    r"""|pro|signin)\.[A-Za-z0-9_.]*[A-Za-z0-9_])['"]"""
+    r"""|pro|signin|room|join)\.[A-Za-z0-9_.]*[A-Za-z0-9_])['"]"""
 )
 ERROR_CODE = re.compile(r"""\bcode:\s*['"]([a-z_]+)['"]""")
 COMMENT = re.compile(r"^\s*//[^\n]*|/\*.*?\*/", flags=re.MULTILINE | re.DOTALL)
@@ -102,6 +102,35 @@ def test_button_labels() -> None:
         "Answer next caller",
         "Vastaa seuraavaan",
     )
+    # The end-to-end tests find these by their English names.
+    assert en["pro.inviteInterpreter"] == "Invite interpreter"
+    assert en["pro.removeInterpreter"] == "Remove interpreter"
+    assert en["pro.language"] == "Language"
+    assert en["pro.createLink"] == "Create link"
+    assert en["pro.rejoin"] == "Rejoin call"
+    assert en["join.join"] == "Join"
+
+
+def test_reconnecting_is_said_in_both_languages() -> None:
+    en, fi = load("en"), load("fi")
+    for key in (
+        "line.reconnectingQueued",
+        "line.reconnectingCall",
+        "pro.reconnecting",
+        "join.reconnecting",
+    ):
+        assert "Reconnecting" in en[key], key
+        assert "uudelleen" in fi[key], key
+    assert "reconnecting" in en["room.state.reconnecting"]
+
+
+def test_participant_names_built_from_prefixes_exist() -> None:
+    # room.js builds these keys from a prefix and the role ('room.list.' + role, …).
+    for lang in LANGUAGES:
+        catalog = load(lang)
+        for prefix in ("room.list", "room.who"):
+            for role in ("professional", "resident", "interpreter", "interpreterLanguage", "other"):
+                assert f"{prefix}.{role}" in catalog, (lang, prefix, role)
 
 
 def test_pages_load_no_inline_script_or_handlers() -> None:
@@ -110,3 +139,27 @@ def test_pages_load_no_inline_script_or_handlers() -> None:
         assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None, path.name
         assert re.search(r"\son[a-z]+\s*=", html) is None, path.name
         assert re.search(r"""(?:src|href)=["']https?://""", html) is None, path.name
+
+
+@pytest.mark.parametrize(
+    "page", ["index.html", "line.html", "pro.html", "join.html", "signin.html"]
+)
+def test_pages_share_the_accessible_frame(page: str) -> None:
+    # Every page, the interpreter's join page too: viewport, skip link, language switcher,
+    # one main landmark, a first-level heading, no referrer (links with tokens).
+    html = (WEB / page).read_text(encoding="utf-8")
+    assert 'name="viewport"' in html
+    assert 'name="referrer" content="no-referrer"' in html
+    assert 'class="skip-link" href="#main"' in html
+    assert "data-language-switcher" in html
+    assert html.count("<main ") == 1 and 'id="main"' in html
+    assert re.search(r"<h1[\s>]", html)
+    assert re.search(r"<title data-i18n=", html)
+
+
+def test_live_regions_on_call_pages() -> None:
+    for page in ("line.html", "pro.html", "join.html"):
+        html = (WEB / page).read_text(encoding="utf-8")
+        assert re.search(r'id="status"[^>]*role="status"', html), page
+        assert re.search(r'id="call-notice"[^>]*aria-live="polite"', html), page
+        assert 'id="participants"' in html, page

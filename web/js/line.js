@@ -6,6 +6,10 @@ import {
 } from './i18n.js';
 import { SignalingClient, PROTOCOL_VERSION, errorCode } from './signaling.js';
 import { CallMedia, getMicrophone, stopStream } from './rtc.js';
+import {
+  TokenStore, Roster, renderRoster, reconnectLoop, FINAL_RESUME_ERRORS, mediaKeepable, joinedText, leftText,
+  reconnectingText, backText,
+} from './room.js';
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -29,6 +33,9 @@ const els = {
   mute: $('mute-button'),
   retry: $('retry-button'),
   audio: $('remote-audio'),
+  participantsBox: $('participants-box'),
+  participants: $('participants'),
+  notice: $('call-notice'),
 };
 const actionButtons = [els.call, els.cancel, els.hangup, els.retry, els.mute];
 
@@ -41,7 +48,9 @@ function readLineId() {
 
 const lineId = readLineId();
 
-// phase: loading | idle | starting | joining | queued | connected | ended | disconnected | notfound
+// phase: loading | resuming | idle | starting | joining | queued | connected | ended |
+//        disconnected | notfound
+// `reconnecting` is true while queued or connected and the socket is being re-established.
 const state = {
   phase: 'loading',
   info: null, // {name, description} from /api/lines/<id>
@@ -53,6 +62,9 @@ const state = {
   iceServers: [],
   connectedAt: null,
   muted: false,
+  reconnecting: false,
+  participantId: null,
+  notice: '', // last announcement about the others in the call (polite live region)
 };
 
 const sig = new SignalingClient();
@@ -60,6 +72,9 @@ let media = null;
 let pendingStream = null;
 let timerHandle = null;
 let pendingFocus = false;
+const tokens = new TokenStore(`line.${lineId}`);
+const roster = new Roster();
+let reconnectGeneration = 0;
 
 // ---- rendering ---------------------------------------------------------------------------
 
@@ -71,13 +86,17 @@ function statusText() {
   switch (state.phase) {
     case 'loading':
       return t('line.connecting');
+    case 'resuming':
+      return t('line.resuming');
     case 'starting':
       return t('line.askingMicrophone');
     case 'joining':
       return t('line.joining');
     case 'queued':
+      if (state.reconnecting) return t('line.reconnectingQueued');
       return formatQueuePosition(state.position, state.wait);
     case 'connected':
+      if (state.reconnecting) return t('line.reconnectingCall');
       return t('call.connected');
     case 'idle':
     case 'ended': {
@@ -141,6 +160,10 @@ function render() {
   els.hint.hidden = !hint;
 
   setText(els.status, statusText());
+
+  const listed = phase === 'connected' ? renderRoster(els.participants, roster) : 0;
+  els.participantsBox.hidden = listed === 0;
+  setText(els.notice, phase === 'connected' ? state.notice : '');
 
   els.timer.hidden = phase !== 'connected' || state.connectedAt === null;
   if (!els.timer.hidden) {
@@ -250,8 +273,11 @@ async function connect() {
       state.error = { code: 'connection_failed' };
       sig.close();
     }
+    render();
+    return;
   }
   render();
+  if (tokens.get()) await resumeStored();
 }
 
 // ---- call --------------------------------------------------------------------------------
@@ -266,14 +292,42 @@ function teardownMedia() {
   state.muted = false;
   state.position = null;
   state.wait = null;
+  state.reconnecting = false;
+  state.participantId = null;
+  state.notice = '';
+  roster.reset();
+  reconnectGeneration += 1;
 }
 
 function fail(code, phase = 'idle') {
   teardownMedia();
+  tokens.clear();
   state.phase = phase;
   state.message = null;
   state.error = { code };
   render();
+}
+
+function makeMedia(stream) {
+  const current = new CallMedia({
+    signaling: sig,
+    iceServers: state.iceServers,
+    stream,
+    audioElement: els.audio,
+    onFailure: (code) => {
+      if (media !== current) return;
+      // A dropped socket is handled by reconnecting, not by ending the call.
+      if (state.reconnecting || code === 'connection_closed') return;
+      abandonCall(code);
+    },
+    onRenegotiationFailure: () => {
+      if (media !== current) return;
+      state.error = { code: 'renegotiation_failed' };
+      render();
+    },
+  });
+  if (state.muted) current.setMuted(true);
+  return current;
 }
 
 async function startCall() {
@@ -301,6 +355,8 @@ async function startCall() {
 
   try {
     const joined = await joinQueue();
+    tokens.set(joined.resumeToken);
+    state.participantId = joined.participantId || null;
     state.position = joined.position;
     state.wait = joined.estimatedWaitSeconds;
   } catch (err) {
@@ -310,15 +366,7 @@ async function startCall() {
   if (state.phase !== 'joining') return;
 
   pendingStream = null;
-  const current = new CallMedia({
-    signaling: sig,
-    iceServers: state.iceServers,
-    stream,
-    audioElement: els.audio,
-    onFailure: (code) => {
-      if (media === current) abandonCall(code);
-    },
-  });
+  const current = makeMedia(stream);
   media = current;
   state.phase = 'queued';
   render();
@@ -326,7 +374,181 @@ async function startCall() {
   try {
     await current.sendOffer();
   } catch (err) {
-    if (media === current) abandonCall(errorCode(err, 'media_failed'));
+    if (media === current && !state.reconnecting) abandonCall(errorCode(err, 'media_failed'));
+  }
+}
+
+// A fresh peer connection (after a reload, or when the old one did not survive the drop):
+// microphone again, then our offer; the gateway offers the others' audio afterwards.
+async function startFreshMedia(micStream = null) {
+  if (media) media.close();
+  media = null;
+  let stream = micStream;
+  if (!stream) {
+    try {
+      stream = await getMicrophone();
+    } catch (err) {
+      abandonCall(errorCode(err, 'microphone_unsupported'));
+      return;
+    }
+  }
+  if (!(state.phase === 'queued' || state.phase === 'connected') || media) {
+    stopStream(stream);
+    return;
+  }
+  const current = makeMedia(stream);
+  media = current;
+  try {
+    await current.sendOffer();
+  } catch (err) {
+    if (media === current && !state.reconnecting && err && err.code !== 'connection_closed') {
+      abandonCall(errorCode(err, 'media_failed'));
+    }
+  }
+}
+
+// Take the place back as the resume result says: the queue (position) or the call.
+async function enterFromResume(result, keptMedia, stream = null) {
+  tokens.set(result.resumeToken);
+  state.participantId = result.participantId || state.participantId;
+  state.error = null;
+  if (result.phase === 'call') {
+    if (state.phase !== 'connected') {
+      state.connectedAt = Date.now();
+      startTimer();
+    }
+    state.phase = 'connected';
+    roster.reset(result.callId || null, state.participantId, result.participants);
+  } else {
+    state.phase = 'queued';
+    if (result.position !== undefined) state.position = result.position;
+    if (result.estimatedWaitSeconds !== undefined) state.wait = result.estimatedWaitSeconds;
+  }
+  render();
+  if (!keptMedia || !media) {
+    await startFreshMedia(stream);
+  } else if (stream) {
+    stopStream(stream);
+  }
+}
+
+// The place is gone (used or expired token, ended call): say so, offer to call again.
+function placeLost(wasCall) {
+  teardownMedia();
+  tokens.clear();
+  state.phase = 'ended';
+  state.error = null;
+  // Why is not known here (the grace period ran out, or the others ended the call).
+  state.message = wasCall ? { key: 'call.ended' } : { key: 'line.queueLost' };
+  render();
+}
+
+// After a page load with a stored token: resume (a new peer connection, keepMedia false).
+async function resumeStored() {
+  const token = tokens.get();
+  if (!token) return;
+  pendingFocus = true;
+  state.phase = 'resuming';
+  render();
+  // The microphone first: the new peer connection must exist as soon as the place is back.
+  let stream;
+  try {
+    stream = await getMicrophone();
+  } catch (err) {
+    state.phase = 'disconnected';
+    state.error = { code: errorCode(err, 'microphone_unsupported') };
+    render();
+    return;
+  }
+  let result;
+  try {
+    result = await sig.request('resume', { token, keepMedia: false });
+  } catch (err) {
+    stopStream(stream);
+    const code = errorCode(err, 'internal_error');
+    if (FINAL_RESUME_ERRORS.has(code)) {
+      placeLost(false);
+      state.message = { key: 'line.previousEnded' };
+      render();
+    } else if (code === 'connection_closed' || code === 'timeout') {
+      state.phase = 'disconnected';
+      state.error = { code: 'connection_failed' };
+      render();
+    } else {
+      tokens.clear();
+      state.phase = 'idle';
+      state.error = { code };
+      render();
+    }
+    return;
+  }
+  await enterFromResume(result, false, stream);
+}
+
+// The socket dropped while queued or in a call: keep the peer connection, connect again
+// with a capped backoff for the grace period and resume.
+async function reconnect() {
+  if (state.reconnecting) return;
+  const wasCall = state.phase === 'connected';
+  state.reconnecting = true;
+  state.error = null;
+  render();
+  const generation = ++reconnectGeneration;
+  let spare = null;
+  const outcome = await reconnectLoop({
+    cancelled: () => generation !== reconnectGeneration,
+    attempt: async () => {
+      await sig.connect();
+      const hello = await sig.request('hello', { protocol: PROTOCOL_VERSION });
+      state.iceServers = Array.isArray(hello.iceServers) ? hello.iceServers : [];
+      const keepMedia = mediaKeepable(media);
+      // Without the old peer connection, the microphone is ready before the resume, so
+      // the new connection exists before the gateway's first offer event can arrive.
+      if (!keepMedia && !spare) spare = await getMicrophone();
+      const result = await sig.request('resume', { token: tokens.current(), keepMedia });
+      return { result, keepMedia };
+    },
+  });
+  if (generation !== reconnectGeneration || !outcome.result) stopStream(spare);
+  if (generation !== reconnectGeneration) return;
+  state.reconnecting = false;
+  if (outcome.result) {
+    sig.request('line.watch', { line: lineId }).then((watched) => {
+      if (watched.status) state.status = watched.status;
+      render();
+    }).catch(() => {});
+    await enterFromResume(outcome.result.result, outcome.result.keepMedia, spare);
+    return;
+  }
+  if (FINAL_RESUME_ERRORS.has(outcome.code)) {
+    placeLost(wasCall);
+    sig.request('line.watch', { line: lineId }).then((watched) => {
+      if (watched.status) state.status = watched.status;
+      render();
+    }).catch(() => {});
+    return;
+  }
+  teardownMedia();
+  tokens.clear();
+  sig.close();
+  state.phase = 'disconnected';
+  state.message = null;
+  state.error = { code: 'connection_lost' };
+  render();
+}
+
+// Leaving while the socket is down: come back briefly to say goodbye, so the place is not
+// kept for the grace period.
+async function leaveWhileAway(request) {
+  const token = tokens.current();
+  tokens.clear();
+  if (!token) return;
+  try {
+    await connectSocket();
+    await sig.request('resume', { token, keepMedia: false });
+    await sig.request(request);
+  } catch {
+    // The place times out on its own.
   }
 }
 
@@ -356,11 +578,18 @@ function abandonCall(code) {
 
 async function cancelQueue() {
   pendingFocus = true;
+  const away = state.reconnecting;
   teardownMedia();
   state.phase = 'idle';
   state.error = null;
   state.message = { key: 'line.leftQueue' };
   render();
+  if (away) {
+    await leaveWhileAway('queue.leave');
+    render();
+    return;
+  }
+  tokens.clear();
   try {
     await sig.request('queue.leave');
   } catch (err) {
@@ -371,11 +600,18 @@ async function cancelQueue() {
 
 async function hangUp() {
   pendingFocus = true;
+  const away = state.reconnecting;
   teardownMedia();
   state.phase = 'ended';
   state.error = null;
   state.message = { key: 'call.ended' };
   render();
+  if (away) {
+    await leaveWhileAway('hangup');
+    render();
+    return;
+  }
+  tokens.clear();
   try {
     await sig.request('hangup');
   } catch {
@@ -390,10 +626,16 @@ function toggleMute() {
   render();
 }
 
+function announce(text) {
+  state.notice = text;
+  render();
+}
+
 const END_REASON_KEYS = {
   peer_left: 'call.endedReason.peer_left',
   media_failed: 'call.endedReason.media_failed',
   shutdown: 'call.endedReason.shutdown',
+  timeout: 'call.endedReason.timeout',
 };
 
 sig.on('line.status', (event) => {
@@ -410,18 +652,51 @@ sig.on('queue.update', (event) => {
   render();
 });
 
-sig.on('call.connected', () => {
+sig.on('call.connected', (event) => {
   if (state.phase !== 'queued') return;
   state.phase = 'connected';
   state.connectedAt = Date.now();
   state.error = null;
+  state.participantId = event.participantId || state.participantId;
+  roster.reset(event.callId || null, state.participantId, event.participants);
   render();
   startTimer();
+});
+
+sig.on('participant.joined', (event) => {
+  if (state.phase !== 'connected' || !roster.ours(event) || !event.participant) return;
+  const p = event.participant;
+  roster.put(p);
+  if (p.id !== state.participantId) announce(joinedText(p));
+  render();
+});
+
+sig.on('participant.updated', (event) => {
+  if (state.phase !== 'connected' || !roster.ours(event) || !event.participant) return;
+  const p = event.participant;
+  const before = roster.byId.get(p.id);
+  roster.put(p);
+  if (p.id !== state.participantId && before && before.state !== p.state) {
+    if (p.state === 'reconnecting') announce(reconnectingText(roster.byId.get(p.id)));
+    else if (before.state === 'reconnecting' && p.state === 'connected') {
+      announce(backText(roster.byId.get(p.id)));
+    }
+  }
+  render();
+});
+
+sig.on('participant.left', (event) => {
+  if (state.phase !== 'connected' || !roster.ours(event) || !event.participant) return;
+  const p = { ...roster.byId.get(event.participant.id), ...event.participant };
+  roster.remove(p.id);
+  if (p.id !== state.participantId) announce(leftText(p, event.reason));
+  render();
 });
 
 sig.on('call.ended', (event) => {
   if (state.phase !== 'connected' && state.phase !== 'queued') return;
   teardownMedia();
+  tokens.clear();
   state.phase = 'ended';
   state.message = { key: 'call.ended', extra: END_REASON_KEYS[event.reason] };
   render();
@@ -430,17 +705,36 @@ sig.on('call.ended', (event) => {
 sig.on('queue.ended', () => {
   if (state.phase !== 'queued') return;
   teardownMedia();
+  tokens.clear();
   state.phase = 'idle';
   state.message = { key: 'line.queueEnded' };
   render();
 });
 
+// Another socket took this participant over (the page open in another tab, say): this
+// page lets go without hanging up and offers to call again.
+sig.on('session.replaced', () => {
+  if (!(state.phase === 'queued' || state.phase === 'connected' || state.reconnecting)) return;
+  teardownMedia();
+  tokens.clear();
+  sig.close();
+  state.error = null;
+  state.message = { key: 'room.replaced' };
+  connect();
+});
+
 sig.on('closed', () => {
   if (state.phase === 'notfound') return;
+  if ((state.phase === 'queued' || state.phase === 'connected') && tokens.current()) {
+    reconnect();
+    return;
+  }
+  if (state.reconnecting) return;
   teardownMedia();
   state.phase = 'disconnected';
   state.message = null;
-  state.error = { code: 'connection_lost' };
+  // A stored token survives: Try again comes back into the place while it is kept.
+  state.error = { code: tokens.get() ? 'connection_failed' : 'connection_lost' };
   render();
 });
 
@@ -462,6 +756,7 @@ els.retry.addEventListener('click', () => {
 });
 
 window.addEventListener('pagehide', () => {
+  // The token stays: a reload (or the back/forward cache) comes back into the place.
   teardownMedia();
   sig.close();
 });

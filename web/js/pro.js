@@ -6,6 +6,13 @@ import {
 } from './i18n.js';
 import { SignalingClient, PROTOCOL_VERSION, errorCode } from './signaling.js';
 import { CallMedia, getMicrophone, stopStream } from './rtc.js';
+import {
+  TokenStore, Roster, renderRoster, reconnectLoop, FINAL_RESUME_ERRORS, mediaKeepable, joinedText, leftText,
+  reconnectingText, backText, languageName,
+} from './room.js';
+
+// Languages an interpreter can be invited for (BCP 47), shown by Intl.DisplayNames.
+const INTERPRETER_LANGUAGES = ['fi', 'sv', 'en', 'ru', 'ar', 'uk', 'so'];
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -26,9 +33,24 @@ const els = {
   hangup: $('hangup-button'),
   mute: $('mute-button'),
   audio: $('remote-audio'),
+  participants: $('participants'),
+  participantsBox: $('participants-box'),
+  notice: $('call-notice'),
+  invite: $('invite-button'),
+  inviteForm: $('invite-form'),
+  inviteLanguage: $('invite-language'),
+  createLink: $('create-link-button'),
+  inviteResult: $('invite-result'),
+  inviteInfo: $('invite-info'),
+  inviteLink: $('invite-link'),
+  copyLink: $('copy-link-button'),
+  removeInterpreter: $('remove-interpreter-button'),
+  rejoinView: $('rejoin-view'),
+  rejoinList: $('rejoin-list'),
 };
 
-// phase: loading | signedout | ready | answering | incall | disconnected
+// phase: loading | signedout | ready | answering | resuming | incall | disconnected
+// `reconnecting` is true while in a call and the socket is being re-established.
 const state = {
   phase: 'loading',
   me: null, // {name, lines}
@@ -39,12 +61,23 @@ const state = {
   muted: false,
   message: null, // {key, params} for the status region
   error: null, // {code}
+  reconnecting: false,
+  participantId: null,
+  rejoinable: [], // [{callId, line}] from hello's staff.calls
+  inviteOpen: false,
+  invite: null, // {url, language, expiresAt}
+  inviting: false,
+  notice: '',
+  lastLeft: null, // {participant, reason}: explains a following call.ended peer_left
 };
 
 const sig = new SignalingClient();
 let media = null;
 let timerHandle = null;
 let focusAfterRender = null;
+const tokens = new TokenStore('pro');
+const roster = new Roster();
+let reconnectGeneration = 0;
 
 function lineName(id) {
   return state.names[id] || id;
@@ -91,11 +124,55 @@ function buildCard(id) {
 function statusMessage() {
   if (state.phase === 'loading') return t('pro.loading');
   if (state.phase === 'answering') return t('pro.answering');
+  if (state.phase === 'resuming') return t('pro.resuming');
   if (state.phase === 'incall' && state.call) {
+    if (state.reconnecting) return t('pro.reconnecting');
     return t('pro.inCall', { line: lineName(state.call.line) });
   }
-  if (state.message) return t(state.message.key, state.message.params || {});
+  if (state.message) {
+    if (state.message.text) return state.message.text;
+    return t(state.message.key, state.message.params || {});
+  }
   return '';
+}
+
+function fillLanguageOptions() {
+  const chosen = els.inviteLanguage.value;
+  const options = INTERPRETER_LANGUAGES.map((code) => {
+    const option = document.createElement('option');
+    option.value = code;
+    option.textContent = languageName(code);
+    return option;
+  });
+  els.inviteLanguage.replaceChildren(...options);
+  if (chosen) els.inviteLanguage.value = chosen;
+}
+
+function renderRejoin() {
+  const calls = state.phase === 'ready' ? state.rejoinable : [];
+  els.rejoinView.hidden = calls.length === 0;
+  const signature = calls.map((c) => `${c.callId}|${lineName(c.line)}`).join('\n')
+    + `|${document.documentElement.lang}`;
+  if (els.rejoinList.dataset.signature === signature) return;
+  els.rejoinList.dataset.signature = signature;
+  els.rejoinList.replaceChildren(...calls.map((call, index) => {
+    const item = document.createElement('li');
+    item.className = 'rejoin-item';
+    const text = document.createElement('p');
+    text.id = `rejoin-${index + 1}-text`;
+    text.textContent = call.line ? t('pro.rejoinLine', { line: lineName(call.line) })
+      : t('pro.rejoinUnknownLine');
+    const rejoin = document.createElement('button');
+    rejoin.type = 'button';
+    rejoin.className = 'btn btn-primary';
+    rejoin.textContent = t('pro.rejoin');
+    rejoin.setAttribute('aria-describedby', text.id);
+    rejoin.addEventListener('click', () => {
+      rejoinCall(call);
+    });
+    item.append(text, rejoin);
+    return item;
+  }));
 }
 
 function render() {
@@ -125,13 +202,38 @@ function render() {
     card.button.disabled = !(waiting && phase === 'ready' && sig.connected);
     card.button.setAttribute('aria-busy', String(phase === 'answering'));
   }
+  renderRejoin();
 
   if (inCall && state.call) {
     setText(els.timer, t('call.duration', {
       duration: formatDuration((Date.now() - state.call.startedAt) / 1000),
     }));
   }
+  const listed = inCall && state.call ? renderRoster(els.participants, roster) : 0;
+  els.participantsBox.hidden = listed === 0;
+  setText(els.notice, inCall ? state.notice : '');
   els.mute.setAttribute('aria-pressed', String(state.muted));
+
+  const interpreter = inCall ? roster.find('interpreter') : null;
+  const online = sig.connected && !state.reconnecting;
+  els.invite.hidden = !inCall || Boolean(interpreter);
+  els.invite.setAttribute('aria-expanded', String(state.inviteOpen));
+  els.invite.disabled = !online;
+  els.inviteForm.hidden = !inCall || Boolean(interpreter) || !state.inviteOpen;
+  els.createLink.disabled = !online || state.inviting;
+  els.createLink.setAttribute('aria-busy', String(state.inviting));
+  els.inviteResult.hidden = !inCall || Boolean(interpreter) || !state.invite;
+  if (state.invite) {
+    setText(els.inviteInfo, t('pro.inviteCreated', {
+      language: languageName(state.invite.language),
+      time: formatExpiry(state.invite.expiresAt),
+    }));
+    setText(els.inviteLink, state.invite.url);
+  } else {
+    setText(els.inviteLink, '');
+  }
+  els.removeInterpreter.hidden = !interpreter;
+  els.removeInterpreter.disabled = !online;
 
   setText(els.status, statusMessage());
   if (state.error) {
@@ -148,6 +250,17 @@ function render() {
       target.focus();
     }
     focusAfterRender = null;
+  }
+}
+
+function formatExpiry(iso) {
+  const at = Date.parse(iso || '');
+  if (!Number.isFinite(at)) return '';
+  try {
+    return new Intl.DateTimeFormat([lang()], { hour: '2-digit', minute: '2-digit' })
+      .format(new Date(at));
+  } catch {
+    return String(iso);
   }
 }
 
@@ -178,6 +291,30 @@ async function loadMe() {
   return { name: me.name, lines: Array.isArray(me.lines) ? me.lines : [] };
 }
 
+function normaliseCalls(calls) {
+  if (!Array.isArray(calls)) return [];
+  return calls.map((c) => (typeof c === 'string' ? { callId: c, line: null }
+    : { callId: c && (c.callId || c.id), line: (c && c.line) || null }))
+    .filter((c) => typeof c.callId === 'string' && c.callId);
+}
+
+async function watchLines(lines) {
+  for (const id of lines) {
+    if (!state.lines.has(id)) {
+      const card = buildCard(id);
+      els.cards.append(card.item);
+      state.lines.set(id, { card, status: null });
+    }
+    try {
+      const watched = await sig.request('line.watch', { line: id });
+      state.lines.get(id).status = watched.status;
+    } catch (err) {
+      if (err && err.code === 'connection_closed') throw err;
+      console.warn(`could not watch line ${id}`, err);
+    }
+  }
+}
+
 async function connect() {
   try {
     await sig.connect();
@@ -185,6 +322,7 @@ async function connect() {
     if (hello.role !== 'staff') {
       // The session cookie is missing or expired.
       sig.close();
+      tokens.clear();
       state.phase = 'signedout';
       render();
       return;
@@ -192,20 +330,8 @@ async function connect() {
     state.iceServers = Array.isArray(hello.iceServers) ? hello.iceServers : [];
     const lines = hello.staff && Array.isArray(hello.staff.lines) ? hello.staff.lines : state.me.lines;
     state.me.lines = lines;
-    for (const id of lines) {
-      if (!state.lines.has(id)) {
-        const card = buildCard(id);
-        els.cards.append(card.item);
-        state.lines.set(id, { card, status: null });
-      }
-      try {
-        const watched = await sig.request('line.watch', { line: id });
-        state.lines.get(id).status = watched.status;
-      } catch (err) {
-        if (err && err.code === 'connection_closed') throw err;
-        console.warn(`could not watch line ${id}`, err);
-      }
-    }
+    state.rejoinable = normaliseCalls(hello.staff && hello.staff.calls);
+    await watchLines(lines);
     state.phase = 'ready';
     state.error = null;
   } catch (err) {
@@ -213,8 +339,11 @@ async function connect() {
     sig.close();
     state.phase = 'disconnected';
     state.error = { code: 'connection_failed' };
+    render();
+    return;
   }
   render();
+  if (tokens.get()) await resumeStored();
 }
 
 // ---- call --------------------------------------------------------------------------------
@@ -228,8 +357,96 @@ function endCall() {
   stopTimer();
   if (media) media.close();
   media = null;
+  if (state.call) {
+    const ended = state.call.callId;
+    state.rejoinable = state.rejoinable.filter((c) => c.callId !== ended);
+  }
   state.call = null;
   state.muted = false;
+  state.reconnecting = false;
+  state.participantId = null;
+  state.inviteOpen = false;
+  state.invite = null;
+  state.inviting = false;
+  state.notice = '';
+  state.lastLeft = null;
+  roster.reset();
+  reconnectGeneration += 1;
+}
+
+function makeMedia(stream) {
+  const current = new CallMedia({
+    signaling: sig,
+    iceServers: state.iceServers,
+    stream,
+    audioElement: els.audio,
+    onFailure: (code) => {
+      if (media !== current) return;
+      if (state.reconnecting || code === 'connection_closed') return;
+      abandonCall(code);
+    },
+    onRenegotiationFailure: () => {
+      if (media !== current) return;
+      state.error = { code: 'renegotiation_failed' };
+      render();
+    },
+  });
+  if (state.muted) current.setMuted(true);
+  return current;
+}
+
+// A new peer connection for the call (after answering, rejoining, a reload, or when the
+// old one did not survive a drop): our offer, then the gateway offers the others' audio.
+async function startFreshMedia(stream = null) {
+  if (media) media.close();
+  media = null;
+  let micStream = stream;
+  if (!micStream) {
+    try {
+      micStream = await getMicrophone();
+    } catch (err) {
+      abandonCall(errorCode(err, 'microphone_unsupported'));
+      return;
+    }
+  }
+  if (state.phase !== 'incall' || media) {
+    stopStream(micStream);
+    return;
+  }
+  const current = makeMedia(micStream);
+  media = current;
+  try {
+    await current.sendOffer();
+  } catch (err) {
+    if (media === current && !state.reconnecting && err && err.code !== 'connection_closed') {
+      abandonCall(errorCode(err, 'media_failed'));
+    }
+  }
+}
+
+// In the call as `result` says (staff.answer_next, call.rejoin or resume).
+async function enterCall(result, { keptMedia = false, stream = null } = {}) {
+  tokens.set(result.resumeToken);
+  const sameCall = state.phase === 'incall' && state.call && state.call.callId === result.callId;
+  state.participantId = result.participantId || state.participantId;
+  state.call = {
+    callId: result.callId || null,
+    line: result.line || (state.call && state.call.line) || null,
+    startedAt: sameCall ? state.call.startedAt : Date.now(),
+  };
+  state.rejoinable = state.rejoinable.filter((c) => c.callId !== result.callId);
+  roster.reset(state.call.callId, state.participantId, result.participants);
+  state.phase = 'incall';
+  state.error = null;
+  state.message = null;
+  if (!sameCall) focusAfterRender = () => els.hangup;
+  if (timerHandle === null) timerHandle = window.setInterval(render, 1000);
+  render();
+  if (!keptMedia || !media) {
+    await startFreshMedia(stream);
+  } else if (stream) {
+    stopStream(stream);
+  }
 }
 
 async function answerNext(id) {
@@ -270,35 +487,155 @@ async function answerNext(id) {
     stopStream(stream);
     return;
   }
-
-  const current = new CallMedia({
-    signaling: sig,
-    iceServers: state.iceServers,
-    stream,
-    audioElement: els.audio,
-    onFailure: (code) => {
-      if (media === current) abandonCall(code);
-    },
-  });
-  media = current;
-  state.call = { callId: answered.callId, line: answered.line || id, startedAt: Date.now() };
-  state.phase = 'incall';
-  focusAfterRender = () => els.hangup;
-  render();
-  timerHandle = window.setInterval(render, 1000);
-
-  try {
-    await current.sendOffer();
-  } catch (err) {
-    if (media === current) abandonCall(errorCode(err, 'media_failed'));
-  }
+  await enterCall({ line: id, ...answered }, { stream });
 }
 
-function backToQueue(messageKey, error = null) {
+async function rejoinCall(call) {
+  if (state.phase !== 'ready') return;
+  state.phase = 'answering';
+  state.error = null;
+  state.message = null;
+  render();
+  let stream;
+  try {
+    stream = await getMicrophone();
+  } catch (err) {
+    state.phase = 'ready';
+    state.error = { code: errorCode(err, 'microphone_unsupported') };
+    render();
+    return;
+  }
+  let result;
+  try {
+    result = await sig.request('call.rejoin', { callId: call.callId });
+  } catch (err) {
+    stopStream(stream);
+    if (state.phase !== 'answering') return;
+    const code = errorCode(err, 'internal_error');
+    if (code === 'unknown_call' || code === 'forbidden') {
+      state.rejoinable = state.rejoinable.filter((c) => c.callId !== call.callId);
+    }
+    state.phase = 'ready';
+    state.error = { code };
+    focusAfterRender = () => els.signout;
+    render();
+    return;
+  }
+  if (state.phase !== 'answering') {
+    stopStream(stream);
+    return;
+  }
+  await enterCall({ line: call.line, ...result }, { stream });
+}
+
+// After a page load with a stored token: back into the call with a new peer connection.
+async function resumeStored() {
+  const token = tokens.get();
+  if (!token || state.phase !== 'ready') return;
+  state.phase = 'resuming';
+  render();
+  // The microphone first: the new peer connection must exist as soon as the call is back.
+  let stream;
+  try {
+    stream = await getMicrophone();
+  } catch (err) {
+    state.phase = 'ready';
+    state.error = { code: errorCode(err, 'microphone_unsupported') };
+    render();
+    return;
+  }
+  let result;
+  try {
+    result = await sig.request('resume', { token, keepMedia: false });
+  } catch (err) {
+    stopStream(stream);
+    const code = errorCode(err, 'internal_error');
+    if (code === 'connection_closed' || code === 'timeout') {
+      state.phase = 'disconnected';
+      state.error = { code: 'connection_failed' };
+    } else {
+      tokens.clear();
+      state.phase = 'ready';
+      state.message = FINAL_RESUME_ERRORS.has(code) ? { key: 'pro.previousEnded' } : null;
+      state.error = FINAL_RESUME_ERRORS.has(code) ? null : { code };
+    }
+    render();
+    return;
+  }
+  await enterCall(result, { stream });
+}
+
+// The socket dropped in a call: keep the peer connection, connect again with a capped
+// backoff for the grace period and resume.
+async function reconnect() {
+  if (state.reconnecting) return;
+  state.reconnecting = true;
+  state.error = null;
+  render();
+  const generation = ++reconnectGeneration;
+  let signedOut = false;
+  let spare = null;
+  const outcome = await reconnectLoop({
+    cancelled: () => generation !== reconnectGeneration || signedOut,
+    attempt: async () => {
+      await sig.connect();
+      const hello = await sig.request('hello', { protocol: PROTOCOL_VERSION });
+      if (hello.role !== 'staff') {
+        signedOut = true;
+        throw Object.assign(new Error('signed out'), { code: 'unauthorized' });
+      }
+      state.iceServers = Array.isArray(hello.iceServers) ? hello.iceServers : [];
+      const keepMedia = mediaKeepable(media);
+      // Without the old peer connection, the microphone is ready before the resume, so
+      // the new connection exists before the gateway's first offer event can arrive.
+      if (!keepMedia && !spare) spare = await getMicrophone();
+      const result = await sig.request('resume', { token: tokens.current(), keepMedia });
+      return { result, keepMedia, hello };
+    },
+  });
+  if (generation !== reconnectGeneration || !outcome.result) stopStream(spare);
+  if (generation !== reconnectGeneration) return;
+  state.reconnecting = false;
+  if (outcome.result) {
+    const { result, keepMedia, hello } = outcome.result;
+    state.rejoinable = normaliseCalls(hello.staff && hello.staff.calls);
+    await enterCall(result, { keptMedia: keepMedia, stream: spare });
+    watchLines(state.me ? state.me.lines : []).then(render).catch(() => {});
+    return;
+  }
+  if (signedOut) {
+    endCall();
+    tokens.clear();
+    sig.close();
+    state.phase = 'signedout';
+    render();
+    return;
+  }
+  const final = FINAL_RESUME_ERRORS.has(outcome.code);
+  endCall();
+  tokens.clear();
+  if (final && sig.connected) {
+    state.phase = 'loading';
+    render();
+    await connect();
+    state.message = { key: 'pro.callLostWhileAway' };
+    render();
+    return;
+  }
+  sig.close();
+  state.phase = 'disconnected';
+  state.message = null;
+  state.error = { code: 'connection_lost' };
+  focusAfterRender = () => els.retry;
+  render();
+}
+
+function backToQueue(message, error = null) {
   const line = state.call ? state.call.line : null;
   endCall();
+  tokens.clear();
   state.phase = sig.connected ? 'ready' : 'disconnected';
-  state.message = messageKey ? { key: messageKey } : null;
+  state.message = message;
   state.error = error;
   const entry = line ? state.lines.get(line) : null;
   focusAfterRender = () => (entry && !entry.card.button.disabled ? entry.card.button : els.signout);
@@ -306,13 +643,27 @@ function backToQueue(messageKey, error = null) {
 }
 
 function abandonCall(code) {
-  backToQueue('call.ended', { code });
+  backToQueue({ key: 'call.ended' }, { code });
   if (sig.connected) sig.request('hangup').catch(() => {});
 }
 
 async function hangUp() {
   if (state.phase !== 'incall') return;
-  backToQueue('call.ended');
+  const away = state.reconnecting;
+  const token = tokens.current();
+  backToQueue({ key: 'call.ended' });
+  if (away) {
+    // Come back briefly to end the call for everyone rather than leave it waiting.
+    if (!token) return;
+    try {
+      await connect();
+      await sig.request('resume', { token, keepMedia: false });
+      await sig.request('hangup');
+    } catch {
+      // The call ends on its own after the grace period.
+    }
+    return;
+  }
   try {
     await sig.request('hangup');
   } catch {
@@ -327,6 +678,74 @@ function toggleMute() {
   render();
 }
 
+function announce(text) {
+  state.notice = text;
+  render();
+}
+
+async function createInvite(event) {
+  event.preventDefault();
+  if (state.phase !== 'incall' || state.inviting) return;
+  state.inviting = true;
+  state.error = null;
+  render();
+  try {
+    const result = await sig.request('interpreter.invite', { language: els.inviteLanguage.value });
+    state.invite = {
+      url: result.url,
+      language: result.language || els.inviteLanguage.value,
+      expiresAt: result.expiresAt,
+    };
+    state.inviteOpen = false;
+    focusAfterRender = () => els.copyLink;
+    // Focus moves to Copy link; the live region says what was made and for how long.
+    state.notice = t('pro.inviteCreated', {
+      language: languageName(state.invite.language),
+      time: formatExpiry(state.invite.expiresAt),
+    });
+  } catch (err) {
+    state.error = { code: errorCode(err, 'internal_error') };
+  } finally {
+    state.inviting = false;
+  }
+  render();
+}
+
+async function copyInvite() {
+  if (!state.invite) return;
+  try {
+    await navigator.clipboard.writeText(state.invite.url);
+    announce(t('pro.linkCopied'));
+  } catch {
+    // No clipboard permission: select the link so it can be copied by hand.
+    const range = document.createRange();
+    range.selectNodeContents(els.inviteLink);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    announce(t('pro.linkSelected'));
+  }
+}
+
+async function removeInterpreter() {
+  const interpreter = roster.find('interpreter');
+  if (!interpreter) return;
+  try {
+    await sig.request('participant.remove', { participantId: interpreter.id });
+    focusAfterRender = () => els.invite;
+  } catch (err) {
+    state.error = { code: errorCode(err, 'internal_error') };
+  }
+  render();
+}
+
+const END_REASON_KEYS = {
+  removed: 'call.endedReason.removed',
+  media_failed: 'call.endedReason.media_failed',
+  shutdown: 'call.endedReason.shutdown',
+  timeout: 'call.endedReason.timeout',
+};
+
 sig.on('line.status', (event) => {
   const entry = state.lines.get(event.line);
   if (!entry || !event.status) return;
@@ -339,18 +758,91 @@ sig.on('line.status', (event) => {
 });
 
 sig.on('call.connected', (event) => {
-  if (state.call && !state.call.callId && event.callId) state.call.callId = event.callId;
+  if (!state.call) return;
+  if (!state.call.callId && event.callId) state.call.callId = event.callId;
+  if (Array.isArray(event.participants) && roster.ours(event)) {
+    for (const p of event.participants) roster.put(p);
+    render();
+  }
+});
+
+sig.on('participant.joined', (event) => {
+  if (state.phase !== 'incall' || !roster.ours(event) || !event.participant) return;
+  const p = event.participant;
+  roster.put(p);
+  if (p.role === 'interpreter') {
+    state.invite = null;
+    state.inviteOpen = false;
+    if (document.activeElement === els.copyLink || document.activeElement === els.createLink) {
+      focusAfterRender = () => els.removeInterpreter;
+    }
+  }
+  if (p.id !== state.participantId) announce(joinedText(p));
+  render();
+});
+
+sig.on('participant.updated', (event) => {
+  if (state.phase !== 'incall' || !roster.ours(event) || !event.participant) return;
+  const p = event.participant;
+  const before = roster.byId.get(p.id);
+  roster.put(p);
+  if (p.id !== state.participantId && before && before.state !== p.state) {
+    if (p.state === 'reconnecting') announce(reconnectingText(roster.byId.get(p.id)));
+    else if (before.state === 'reconnecting' && p.state === 'connected') {
+      announce(backText(roster.byId.get(p.id)));
+    }
+  }
+  render();
+});
+
+sig.on('participant.left', (event) => {
+  if (state.phase !== 'incall' || !roster.ours(event) || !event.participant) return;
+  const p = { ...roster.byId.get(event.participant.id), ...event.participant };
+  roster.remove(p.id);
+  state.lastLeft = { participant: p, reason: event.reason };
+  if (p.id !== state.participantId) announce(leftText(p, event.reason));
+  if (p.role === 'interpreter' && document.activeElement === els.removeInterpreter) {
+    focusAfterRender = () => els.invite;
+  }
+  render();
 });
 
 sig.on('call.ended', (event) => {
   if (state.phase !== 'incall' || !state.call) return;
   if (event.callId && state.call.callId && event.callId !== state.call.callId) return;
-  const reasonKey = event.reason === 'peer_left' ? 'pro.callerLeft' : 'call.ended';
-  backToQueue(reasonKey, event.reason === 'media_failed' ? { code: 'media_failed' } : null);
+  let message;
+  if (event.reason === 'peer_left') {
+    const last = state.lastLeft;
+    message = last && last.participant.role === 'resident' && last.reason !== 'hangup'
+      ? { text: `${leftText(last.participant, last.reason)} ${t('call.ended')}` }
+      : { key: 'pro.callerLeft' };
+  } else {
+    const extra = END_REASON_KEYS[event.reason];
+    message = { text: extra ? `${t('call.ended')} ${t(extra)}` : t('call.ended') };
+  }
+  backToQueue(message, event.reason === 'media_failed' ? { code: 'media_failed' } : null);
+});
+
+// Another console of this session took the call over (Rejoin call there): let go of it
+// here without hanging up, and come back to the lines with a fresh socket.
+sig.on('session.replaced', async () => {
+  if (state.phase !== 'incall') return;
+  backToQueue({ key: 'room.replacedPro' });
+  sig.close();
+  state.phase = 'loading';
+  render();
+  await connect();
+  state.message = { key: 'room.replacedPro' };
+  render();
 });
 
 sig.on('closed', () => {
   if (state.phase === 'signedout') return;
+  if (state.phase === 'incall' && tokens.current()) {
+    reconnect();
+    return;
+  }
+  if (state.reconnecting) return;
   endCall();
   state.phase = 'disconnected';
   state.message = null;
@@ -363,6 +855,20 @@ els.hangup.addEventListener('click', () => {
   hangUp();
 });
 els.mute.addEventListener('click', toggleMute);
+els.invite.addEventListener('click', () => {
+  state.inviteOpen = !state.inviteOpen;
+  if (state.inviteOpen) focusAfterRender = () => els.inviteLanguage;
+  render();
+});
+els.inviteForm.addEventListener('submit', (event) => {
+  createInvite(event);
+});
+els.copyLink.addEventListener('click', () => {
+  copyInvite();
+});
+els.removeInterpreter.addEventListener('click', () => {
+  removeInterpreter();
+});
 els.retry.addEventListener('click', () => {
   if (!state.me) {
     window.location.reload();
@@ -375,6 +881,7 @@ els.retry.addEventListener('click', () => {
 });
 els.signout.addEventListener('click', async () => {
   endCall();
+  tokens.clear();
   sig.close();
   try {
     await fetch('/api/staff/signout', { method: 'POST', credentials: 'same-origin' });
@@ -389,13 +896,21 @@ els.signout.addEventListener('click', async () => {
 });
 
 window.addEventListener('pagehide', () => {
+  // The token stays: a reload comes back into the call.
   endCall();
   sig.close();
+});
+window.addEventListener('pageshow', (event) => {
+  // Restored from the back/forward cache with its socket closed: start afresh (a call
+  // comes back through the stored token).
+  if (event.persisted) window.location.reload();
 });
 
 async function main() {
   await initI18n();
+  fillLanguageOptions();
   onLanguageChange(async () => {
+    fillLanguageOptions();
     render();
     await loadNames();
     render();
@@ -412,6 +927,7 @@ async function main() {
     return;
   }
   if (!me) {
+    tokens.clear();
     state.phase = 'signedout';
     render();
     return;

@@ -73,11 +73,14 @@ export function waitForIceGathering(pc, timeoutMs = GATHERING_TIMEOUT_MS) {
  * `glare` our offer is rolled back, the gateway's offer is answered, then ours is retried.
  */
 export class CallMedia {
-  constructor({ signaling, iceServers, stream, audioElement, onFailure }) {
+  constructor({ signaling, iceServers, stream, audioElement, onFailure, onRenegotiationFailure }) {
     this.signaling = signaling;
     this.stream = stream;
     this.audioElement = audioElement;
     this.onFailure = onFailure || (() => {});
+    // A gateway offer that cannot be applied (a new participant's audio) need not end a
+    // call that is already up: with this callback the current media stays as it is.
+    this.onRenegotiationFailure = onRenegotiationFailure || null;
     this.closed = false;
     this.chain = Promise.resolve();
     this.pc = new RTCPeerConnection({ iceServers: Array.isArray(iceServers) ? iceServers : [] });
@@ -90,8 +93,22 @@ export class CallMedia {
       if (this.pc.connectionState === 'failed' && !this.closed) this.onFailure('media_failed');
     });
     this.offEvent = signaling.on('offer', (event) => {
-      this.#enqueue(() => this.#answerGatewayOffer(event.sdp)).catch((err) => {
-        if (!this.closed) this.onFailure(errorCode(err, 'media_failed'));
+      this.#enqueue(() => this.#answerGatewayOffer(event.sdp)).catch(async (err) => {
+        if (this.closed) return;
+        const code = errorCode(err, 'media_failed');
+        const established = this.pc.connectionState === 'connected';
+        if (this.onRenegotiationFailure && established && code !== 'connection_closed') {
+          if (this.pc.signalingState === 'have-remote-offer') {
+            try {
+              await this.pc.setRemoteDescription({ type: 'rollback' });
+            } catch {
+              // nothing to roll back
+            }
+          }
+          this.onRenegotiationFailure(code);
+          return;
+        }
+        this.onFailure(code);
       });
     });
   }
