@@ -77,6 +77,7 @@ export class CallMedia {
     this.signaling = signaling;
     this.stream = stream;
     this.audioElement = audioElement;
+    this.extraAudio = new Map(); // track id -> <audio> of a second, third … remote track
     this.onFailure = onFailure || (() => {});
     // A gateway offer that cannot be applied (a new participant's audio) need not end a
     // call that is already up: with this callback the current media stays as it is.
@@ -137,6 +138,12 @@ export class CallMedia {
       // already closed
     }
     stopStream(this.stream);
+    for (const el of this.extraAudio.values()) {
+      el.pause();
+      el.srcObject = null;
+      el.remove();
+    }
+    this.extraAudio.clear();
     if (this.audioElement) {
       this.audioElement.pause();
       this.audioElement.srcObject = null;
@@ -186,18 +193,27 @@ export class CallMedia {
     await this.signaling.request('answer', { sdp: this.pc.localDescription.sdp });
   }
 
+  // Each remote audio track plays in an element of its own: an <audio> element plays only
+  // one audio track of a MediaStream, and in a call of three each participant receives two.
   #playRemote(event) {
-    const el = this.audioElement;
-    if (!el) return;
-    const stream = event.streams && event.streams[0]
-      ? event.streams[0]
-      : new MediaStream([event.track]);
-    if (el.srcObject !== stream) {
-      if (el.srcObject instanceof MediaStream && !event.streams[0]) {
-        el.srcObject.addTrack(event.track);
-      } else {
-        el.srcObject = stream;
+    const first = this.audioElement;
+    if (!first || event.track.kind !== 'audio') return;
+    let el = first;
+    const taken = first.srcObject instanceof MediaStream
+      && first.srcObject.getAudioTracks().some((track) => track !== event.track);
+    if (taken) {
+      el = this.extraAudio.get(event.track.id);
+      if (!el) {
+        el = document.createElement('audio');
+        el.autoplay = true;
+        el.hidden = true;
+        first.after(el);
+        this.extraAudio.set(event.track.id, el);
       }
+    }
+    if (!(el.srcObject instanceof MediaStream)
+        || !el.srcObject.getAudioTracks().includes(event.track)) {
+      el.srcObject = new MediaStream([event.track]);
     }
     const play = () => el.play().catch(() => {});
     play();
