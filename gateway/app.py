@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import WSCloseCode, web
 
@@ -16,7 +16,7 @@ from gateway.memory import load_malloc_trim
 from media.compat import check_compat
 from media.ice import install_host_address_pinning
 from rooms.clock import Clock, SystemClock
-from rooms.store import create_memory_store
+from rooms.store import Store, create_memory_store
 from signaling.calls import CallCenter, CallSettings
 from signaling.dispatch import Dispatcher
 from signaling.tokens import TokenService
@@ -28,8 +28,14 @@ TRIM_CHECK_SECONDS = 5.0
 logger = logging.getLogger(__name__)
 
 
-async def create_app(config: Config, clock: Clock | None = None) -> web.Application:
+async def create_app(
+    config: Config,
+    clock: Clock | None = None,
+    store_factory: Callable[[Clock], Store] | None = None,
+) -> web.Application:
     """Build the gateway application for ``config``.
+
+    ``store_factory`` makes the shared store (default: the in-memory backend).
 
     Raises :class:`media.compat.CompatError` when the installed aiortc or aioice lacks what
     media forwarding relies on: the gateway refuses to start rather than fail on a call.
@@ -39,6 +45,7 @@ async def create_app(config: Config, clock: Clock | None = None) -> web.Applicat
     app[keys.CONFIG] = config
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.SOCKETS] = set()
+    app[keys.STORE_FACTORY] = store_factory or create_memory_store
     app[keys.LIFECYCLE] = keys.Lifecycle()
     app[keys.TOKENS] = TokenService(
         config.signing_key(),
@@ -55,7 +62,7 @@ async def create_app(config: Config, clock: Clock | None = None) -> web.Applicat
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
-    store = create_memory_store(app[keys.CLOCK])
+    store = app[keys.STORE_FACTORY](app[keys.CLOCK])
     app[keys.STORE] = store
     yield
     await store.close()

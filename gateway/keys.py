@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -24,6 +25,8 @@ class Lifecycle:
 CONFIG = web.AppKey("config", Config)
 CLOCK = web.AppKey("clock", Clock)
 STORE = web.AppKey("store", Store)
+StoreFactory = Callable[[Clock], Store]
+STORE_FACTORY: web.AppKey[StoreFactory] = web.AppKey("store_factory")
 TOKENS = web.AppKey("tokens", TokenService)
 CENTER = web.AppKey("center", CallCenter)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)

@@ -22,6 +22,10 @@ class OneTimeTokenStore(Protocol):
         """
         ...
 
+    async def used(self, token_id: str) -> bool:
+        """True if `token_id` has been consumed (and not yet forgotten)."""
+        ...
+
 
 class MemoryOneTimeTokenStore:
     """In-process OneTimeTokenStore that purges expired ids as it goes."""
@@ -42,6 +46,11 @@ class MemoryOneTimeTokenStore:
         self._expiry[token_id] = expires_at
         heapq.heappush(self._heap, (expires_at, token_id))
         return True
+
+    async def used(self, token_id: str) -> bool:
+        """True if `token_id` has been consumed (and not yet forgotten)."""
+        self._purge(self._clock.now())
+        return token_id in self._expiry
 
     def __len__(self) -> int:
         return len(self._expiry)

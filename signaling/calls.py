@@ -497,6 +497,8 @@ class CallCenter:
 
     async def check_invite(self, token: str) -> dict[str, Any]:
         claims = self._verify_invite(token)
+        if await self._store.tokens.used(claims.token_id):
+            raise ProtocolError(ErrorCode.INVALID_TOKEN, "This link has been used.")
         room = await self._switchboard.get(claims.room_id)
         if room is None or not room.open:
             raise ProtocolError(ErrorCode.UNKNOWN_CALL)

@@ -131,7 +131,9 @@ async def test_resume_tokens_are_single_use_and_replaced(store: Store) -> None:
 
 
 async def test_one_time_ids(store: Store, clock: FakeClock) -> None:
+    assert not await store.tokens.used("j1")
     assert await store.tokens.consume("j1", T0 + LEASE)
+    assert await store.tokens.used("j1")
     assert not await store.tokens.consume("j1", T0 + LEASE)
     assert not await store.tokens.consume("j2", T0)  # already expired
 

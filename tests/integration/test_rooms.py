@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -17,8 +18,16 @@ from tests.integration.test_call import (
 )
 from tests.support.client import Caller, SignalClient
 from tests.support.gateway import RunningGateway, make_config, running_gateway
+from tests.support.stores import BACKENDS
 
 INTERPRETER_TONE = 700.0
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+async def gateway(request: pytest.FixtureRequest) -> AsyncIterator[RunningGateway]:
+    """Every test here runs on the memory store and on one that yields at every operation."""
+    async with running_gateway(store_factory=BACKENDS[request.param]) as gw:
+        yield gw
 
 
 async def add_interpreter(gateway: RunningGateway, staff: Caller) -> Caller:
@@ -92,6 +101,8 @@ async def test_interpreter_link_is_single_use_and_only_for_its_call(
         second = await gateway.resident()
         reply = await second.call("interpreter.join", token=token)
         assert reply["error"]["code"] == "invalid_state"  # an interpreter is in the call
+        reply = await second.call("interpreter.check", token=token)
+        assert reply["error"]["code"] == "invalid_token"  # used: the page shows no Join
         await first.request("hangup")
         reply = await second.call("interpreter.join", token=token)
         assert reply["error"]["code"] == "invalid_token"  # used up
@@ -100,8 +111,9 @@ async def test_interpreter_link_is_single_use_and_only_for_its_call(
         assert reply["error"]["code"] == "invalid_token"
         reply = await resident.signal.call("interpreter.invite", language="uk")
         assert reply["error"]["code"] == "unauthorized"
+        fresh = await staff.signal.request("interpreter.invite", language="uk")
         await staff.signal.request("hangup")
-        reply = await second.call("interpreter.check", token=token)
+        reply = await second.call("interpreter.check", token=fresh["url"].split("#token=")[1])
         assert reply["error"]["code"] == "unknown_call"
         await first.close()
         await second.close()

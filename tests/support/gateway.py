@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -99,10 +99,12 @@ class RunningGateway:
 
 @asynccontextmanager
 async def running_gateway(
-    config: Config | None = None, clock: Clock | None = None
+    config: Config | None = None,
+    clock: Clock | None = None,
+    store_factory: Callable[[Clock], Store] | None = None,
 ) -> AsyncIterator[RunningGateway]:
     config = config or make_config()
-    app = await create_app(config, clock=clock)
+    app = await create_app(config, clock=clock, store_factory=store_factory)
     runner = web.AppRunner(app, access_log_class=PrivacyAccessLogger, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
