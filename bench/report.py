@@ -33,29 +33,42 @@ def _party(run: dict[str, Any]) -> int:
 
 
 def party_ratios(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Three-party ÷ one-to-one packet forwarding, at every N both were run at.
+    """Three-party against one-to-one packet forwarding, from the same run.
 
-    A three-party call forwards 6 streams and a one-to-one call 2, so CPU per call would be
-    3.0 if every forwarded packet cost the same; ``us_per_packet`` below 1 says a forwarded
-    packet costs less in a three-party call (one receive and decrypt feeds two legs).
+    Two comparisons, each where the one-to-one row exists: at the same N (``cpu_per_call``,
+    ``us_per_packet``, ``memory_per_call``: three-party ÷ one-to-one; a three-party call
+    forwards 6 streams and a one-to-one call 2, so 3.0 per call would be the same cost per
+    forwarded packet), and against one-to-one at 3 N, which forwards as many streams
+    (``same_streams_…``: gateway CPU and µs per packet, three-party ÷ one-to-one; below 1
+    says the two legs fed by one inbound packet cost less than two separate calls).
     """
     one = {r["calls_connected"]: r for r in runs if r["forwarding"] == "packet" and _party(r) == 2}
     out: list[dict[str, Any]] = []
     for three in runs:
         calls = three["calls_connected"]
-        base = one.get(calls)
-        if three["forwarding"] != "packet" or _party(three) != 3 or not calls or base is None:
+        if three["forwarding"] != "packet" or _party(three) != 3 or not calls:
             continue
-        out.append(
-            {
-                "calls": calls,
-                "cpu_per_call": _ratio(three["cpu_percent_per_call"], base["cpu_percent_per_call"]),
-                "us_per_packet": _ratio(three["us_per_packet"], base["us_per_packet"]),
-                "memory_per_call": _ratio(
-                    three["memory_per_call_mib"], base["memory_per_call_mib"]
-                ),
-            }
-        )
+        row: dict[str, Any] = {"calls": calls}
+        base = one.get(calls)
+        if base is not None:
+            row["cpu_per_call"] = _ratio(
+                three["cpu_percent_per_call"], base["cpu_percent_per_call"]
+            )
+            row["us_per_packet"] = _ratio(three["us_per_packet"], base["us_per_packet"])
+            row["memory_per_call"] = _ratio(
+                three["memory_per_call_mib"], base["memory_per_call_mib"]
+            )
+        same = one.get(3 * calls)
+        if same is not None:
+            row["same_streams_calls"] = 3 * calls
+            row["same_streams_cpu"] = _ratio(
+                three["gateway_cpu_percent"], same["gateway_cpu_percent"]
+            )
+            row["same_streams_us_per_packet"] = _ratio(
+                three["us_per_packet"], same["us_per_packet"]
+            )
+        if len(row) > 1:
+            out.append(row)
     return out
 
 
@@ -172,16 +185,20 @@ def markdown(results: dict[str, Any]) -> str:
     if results.get("party_ratios"):
         lines += [
             "",
-            "Three-party ÷ one-to-one packet forwarding at the same N (a three-party call "
-            "forwards 3 times the streams: 3.0 per call would be the same cost per packet):",
+            "Three-party ÷ one-to-one packet forwarding: at the same N (a three-party call "
+            "forwards 3 times the streams: 3.0 per call would be the same cost per packet), "
+            "and against one-to-one at 3 N, which forwards as many streams:",
             "",
-            "| N | CPU per call | µs per packet | MiB per call |",
-            "|---|---|---|---|",
+            "| N (3-party) | CPU per call ÷ 1:1 at N | µs/pkt ÷ 1:1 at N | MiB/call ÷ 1:1 at N "
+            "| 1:1 N with as many streams | gw CPU ÷ it | µs/pkt ÷ it |",
+            "|---|---|---|---|---|---|---|",
         ]
         for q in results["party_ratios"]:
             lines.append(
-                f"| {q['calls']} | {_fmt(q['cpu_per_call'], 2)} | {_fmt(q['us_per_packet'], 2)} "
-                f"| {_fmt(q['memory_per_call'], 2)} |"
+                f"| {q['calls']} | {_fmt(q.get('cpu_per_call'), 2)} "
+                f"| {_fmt(q.get('us_per_packet'), 2)} | {_fmt(q.get('memory_per_call'), 2)} "
+                f"| {_fmt(q.get('same_streams_calls'))} | {_fmt(q.get('same_streams_cpu'), 2)} "
+                f"| {_fmt(q.get('same_streams_us_per_packet'), 2)} |"
             )
     churn = results.get("churn")
     if churn:
@@ -251,7 +268,8 @@ def chart(results: dict[str, Any], path: Path) -> None:
     latency_axis.legend()
     latency_axis.grid(alpha=0.3)
     figure.suptitle(
-        "Tukilinja: packet forwarding vs MediaRelay baseline and Janus (server on one core)"
+        "Tukilinja: packet forwarding (one-to-one and 3-party) vs MediaRelay baseline and "
+        "Janus (one-to-one; server on one core)"
     )
     figure.tight_layout()
     figure.savefig(path, dpi=110)

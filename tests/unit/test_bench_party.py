@@ -151,9 +151,19 @@ def test_party_ratios_compare_three_party_with_one_to_one_at_the_same_n() -> Non
     old_style = _run(2, 5, 0.5, 50.0, 1.0)
     del old_style["party"]  # results written before three-party calls: one-to-one
     relay = {**_run(2, 5, 12.5, 1250.0, 2.0), "forwarding": "relay"}
-    runs = [old_style, _run(3, 5, 1.25, 41.7, 1.5), _run(3, 10, 1.2, 40.0, 1.4), relay]
+    fifteen = _run(2, 15, 0.4, 40.0, 0.8)
+    runs = [old_style, _run(3, 5, 1.0, 33.0, 1.5), _run(3, 7, 1.2, 40.0, 1.4), relay, fifteen]
     assert report.party_ratios(runs) == [
-        {"calls": 5, "cpu_per_call": 2.5, "us_per_packet": 0.834, "memory_per_call": 1.5}
+        {
+            "calls": 5,
+            "cpu_per_call": 2.0,
+            "us_per_packet": 0.66,
+            "memory_per_call": 1.5,
+            # 5 three-party calls (30 streams) against 15 one-to-one calls (30 streams).
+            "same_streams_calls": 15,
+            "same_streams_cpu": round(5.0 / 6.0, 4),
+            "same_streams_us_per_packet": 0.825,
+        }
     ]
     # The relay and Janus ratios are against the one-to-one packet row only.
     (five,) = report.ratios(runs)
@@ -179,7 +189,7 @@ def test_three_party_rows_are_in_the_table() -> None:
     assert "| packet | 5 | 5 |" in text
     assert "| packet 3-party | 5 | 5 | 6.2 | 1.25 | 42 |" in text
     assert "| packet 3-party | 9 | failed: x |" in text
-    assert "| 5 | 2.50 | 0.83 | 1.50 |" in text
+    assert "| 5 | 2.50 | 0.83 | 1.50 | n/a | n/a | n/a |" in text
 
 
 def test_the_chart_draws_three_party_rows(tmp_path: Path) -> None:
