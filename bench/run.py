@@ -293,7 +293,10 @@ async def steady(
                     if kind == "stamp" and any(sent for _, sent in streams)
                     else None
                 ),
-                "streams_without_packets": sum(1 for got, sent in streams if sent and not got),
+                # Counted from stamps: the relay's re-encoded packets carry none.
+                "streams_without_packets": (
+                    sum(1 for got, sent in streams if sent and not got) if kind == "stamp" else None
+                ),
                 "frames_delivered_percent": (
                     round(unique / expected * 100, 3)
                     if kind == "stamp" and expected
