@@ -1,4 +1,5 @@
-"""One-to-one calls through the gateway, and direct pairs that bypass it."""
+"""Calls through the gateway (one-to-one, or three-party with an interpreter), and direct
+pairs that bypass it."""
 
 from __future__ import annotations
 
@@ -25,14 +26,17 @@ from tests.support.client import SignalClient
 
 LINE = "demo"
 STEP_TIMEOUT = 20.0
+INTERPRETER_LANGUAGE = "ar"
+# Stamp sources in a three-party call (one-to-one calls send as source 0 throughout).
+RESIDENT_SOURCE, STAFF_SOURCE, INTERPRETER_SOURCE = 0, 1, 2
 
 
 class Endpoint:
     """One participant's peer connection: a stamped sender and a counting receiver."""
 
-    def __init__(self, cycle: Sequence[bytes]) -> None:
+    def __init__(self, cycle: Sequence[bytes], source: int = 0) -> None:
         self.pc: RTCPeerConnection = new_peer_connection()
-        self.track = StampedOpusTrack(cycle)
+        self.track = StampedOpusTrack(cycle, source)
         self.stats = ReceiveStats()
         self._hooked: set[int] = set()
         self.pc.addTrack(self.track)
@@ -49,8 +53,8 @@ class Endpoint:
 class SignalledEndpoint(Endpoint):
     """An endpoint that negotiates with the gateway over a signalling socket."""
 
-    def __init__(self, cycle: Sequence[bytes], signal: SignalClient) -> None:
-        super().__init__(cycle)
+    def __init__(self, cycle: Sequence[bytes], signal: SignalClient, source: int = 0) -> None:
+        super().__init__(cycle, source)
         self.signal = signal
         self._answering: asyncio.Task[None] | None = None
 
@@ -112,7 +116,12 @@ async def connect_staff(gateway: GatewayProcess, name: str) -> SignalClient:
 
 @dataclass
 class Call:
-    """A resident and a professional talking through the gateway."""
+    """A resident and a professional talking through the gateway, maybe with an interpreter.
+
+    ``join_seconds`` is the one-to-one join (``staff.answer_next`` to the first packet at
+    both ends); for a three-party call ``interpreter_join_seconds`` is the interpreter's
+    (``interpreter.join`` to the first packet of each of the four new streams).
+    """
 
     resident: SignalledEndpoint
     staff: SignalledEndpoint
@@ -120,19 +129,27 @@ class Call:
     own_staff_socket: bool
     call_id: str = ""
     join_seconds: float = 0.0
+    interpreter: SignalledEndpoint | None = None
+    interpreter_join_seconds: float = 0.0
     timeline: dict[str, float] = field(default_factory=dict)
 
     @property
-    def endpoints(self) -> tuple[SignalledEndpoint, SignalledEndpoint]:
-        return (self.resident, self.staff)
+    def endpoints(self) -> tuple[SignalledEndpoint, ...]:
+        if self.interpreter is None:
+            return (self.resident, self.staff)
+        return (self.resident, self.staff, self.interpreter)
 
     async def hang_up(self) -> None:
+        # The professional's hangup ends the call for everyone.
         with contextlib.suppress(Exception):
             await self.staff_signal.request("hangup")
-        await self.resident.close()
-        await self.staff.close()
+        for endpoint in self.endpoints:
+            await endpoint.close()
         with contextlib.suppress(Exception):
             await self.resident.signal.close()
+        if self.interpreter is not None:
+            with contextlib.suppress(Exception):
+                await self.interpreter.signal.close()
         if self.own_staff_socket:
             with contextlib.suppress(Exception):
                 await self.staff_signal.close()
@@ -144,14 +161,18 @@ async def place_call(
     queue_lock: asyncio.Lock,
     staff_signal: SignalClient | None = None,
     staff_name: str = "Bench professional",
+    party: int = 2,
 ) -> Call:
     """Resident queues and offers; a professional answers and offers; wait for media both ways.
 
     ``queue_lock`` keeps one resident in the queue at a time, so the professional's
     ``staff.answer_next`` takes exactly this resident (the queue is first in, first out).
     Join time runs from sending ``staff.answer_next`` to the first packet received at both
-    ends.
+    ends. With ``party=3`` an interpreter is then invited and joins (:func:`add_interpreter`).
     """
+    if party not in (2, 3):
+        raise ValueError(f"a call has 2 or 3 participants, not {party}")
+    three = party == 3
     own = staff_signal is None
     step = "resident connect"
     resident_signal = await connect_resident(gateway)
@@ -162,8 +183,8 @@ async def place_call(
         if staff_socket is None:
             step = "staff sign-in"
             staff_socket = await connect_staff(gateway, staff_name)
-        resident = SignalledEndpoint(cycle, resident_signal)
-        staff = SignalledEndpoint(cycle, staff_socket)
+        resident = SignalledEndpoint(cycle, resident_signal, RESIDENT_SOURCE if three else 0)
+        staff = SignalledEndpoint(cycle, staff_socket, STAFF_SOURCE if three else 0)
         async with queue_lock:
             step = "queue.join"
             await resident_signal.request("queue.join", line=LINE)
@@ -174,8 +195,8 @@ async def place_call(
             answered = await staff_socket.request("staff.answer_next", line=LINE)
         call = Call(resident, staff, staff_socket, own, call_id=str(answered["callId"]))
         # Each side measures latency against what the other sends (tone onsets).
-        resident.stats.peer = staff.track
-        staff.stats.peer = resident.track
+        resident.stats.expect(staff.track)
+        staff.stats.expect(resident.track)
         step = "staff offer"
         await staff.offer()
         step = "first packet at the resident"
@@ -184,7 +205,6 @@ async def place_call(
         await asyncio.wait_for(staff.stats.first_arrival.wait(), STEP_TIMEOUT)
         last = max(resident.stats.first_ns, staff.stats.first_ns)
         call.join_seconds = (last - started) / 1e9
-        return call
     except BaseException as exc:
         if isinstance(exc, Exception):
             exc.add_note(f"step: {step}")
@@ -197,6 +217,64 @@ async def place_call(
             with contextlib.suppress(Exception):
                 await staff_socket.close()
         raise
+    if three:
+        try:
+            await add_interpreter(gateway, call, cycle)
+        except BaseException:
+            await call.hang_up()
+            raise
+    return call
+
+
+async def add_interpreter(gateway: GatewayProcess, call: Call, cycle: Sequence[bytes]) -> None:
+    """The professional invites an interpreter, who joins on an anonymous socket and offers.
+
+    The gateway then offers every participant the stream it lacks (its answer to the
+    interpreter carries one, an ``offer`` event the other; the resident and the professional
+    each get an ``offer`` adding the interpreter's). Join time runs from sending
+    ``interpreter.join`` to the first packet of each of the four new streams: both at the
+    interpreter, and the interpreter's at the resident and at the professional.
+    """
+    step = "interpreter.invite"
+    interpreter: SignalledEndpoint | None = None
+    signal: SignalClient | None = None
+    try:
+        invite = await call.staff_signal.request(
+            "interpreter.invite", language=INTERPRETER_LANGUAGE
+        )
+        token = str(invite["url"]).split("#token=", 1)[1]
+        step = "interpreter connect"
+        signal = await connect_resident(gateway)
+        interpreter = SignalledEndpoint(cycle, signal, INTERPRETER_SOURCE)
+        interpreter.stats.expect(call.resident.track, call.staff.track)
+        call.resident.stats.expect(call.staff.track, interpreter.track)
+        call.staff.stats.expect(call.resident.track, interpreter.track)
+        started = time.monotonic_ns()
+        step = "interpreter.join"
+        await signal.request("interpreter.join", token=token)
+        step = "interpreter offer"
+        await interpreter.offer()
+        waits = (
+            ("both streams at the interpreter", interpreter, (RESIDENT_SOURCE, STAFF_SOURCE)),
+            ("the interpreter at the resident", call.resident, (INTERPRETER_SOURCE,)),
+            ("the interpreter at the professional", call.staff, (INTERPRETER_SOURCE,)),
+        )
+        last = started
+        for what, endpoint, sources in waits:
+            step = f"first packet: {what}"
+            first = await asyncio.wait_for(endpoint.stats.wait_streams(sources), STEP_TIMEOUT)
+            last = max(last, first)
+    except BaseException as exc:
+        if isinstance(exc, Exception):
+            exc.add_note(f"step: {step}")
+        if interpreter is not None:
+            await interpreter.close()
+        if signal is not None:
+            with contextlib.suppress(Exception):
+                await signal.close()
+        raise
+    call.interpreter = interpreter
+    call.interpreter_join_seconds = (last - started) / 1e9
 
 
 @dataclass
@@ -217,7 +295,8 @@ class DirectPair:
 
 async def direct_pair(cycle: Sequence[bytes]) -> DirectPair:
     a, b = Endpoint(cycle), Endpoint(cycle)
-    a.stats.peer, b.stats.peer = b.track, a.track
+    a.stats.expect(b.track)
+    b.stats.expect(a.track)
     try:
         offer = await set_local(a.pc, "offer")
         await b.pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))

@@ -41,7 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the benchmark and write the report")
-    run.add_argument("--calls", type=_counts, default=[5, 10, 20, 40], help="N for packet")
+    run.add_argument(
+        "--calls", type=_counts, default=[5, 10, 20, 40], help="N one-to-one calls for packet"
+    )
+    run.add_argument(
+        "--party3-calls",
+        type=_counts,
+        default=[],
+        help="N three-party calls (resident, professional, interpreter) for packet (default: none)",
+    )
     run.add_argument(
         "--relay-calls",
         type=_counts,
@@ -101,8 +109,9 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     janus_calls = (
         (args.calls if args.janus_calls is None else args.janus_calls) if JANUS.exists() else []
     )
-    plan = [("packet", n) for n in args.calls] + [("relay", n) for n in relay_calls]
-    plan += [("janus", n) for n in janus_calls]
+    plan = [("packet", n, 2) for n in args.calls]
+    plan += [("packet", n, 3) for n in args.party3_calls]
+    plan += [("relay", n, 2) for n in relay_calls] + [("janus", n, 2) for n in janus_calls]
     results: dict[str, Any] = {
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
@@ -115,18 +124,30 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         "janus": args.janus,
         "runs": [],
     }
-    for forwarding, n in plan:
+    for forwarding, n, party in plan:
         started = time.monotonic()
-        print(f"[bench] {forwarding} N={n} …", flush=True)
+        print(f"[bench] {report.label(forwarding, party)} N={n} …", flush=True)
         try:
             if forwarding == "janus":
                 run = await _janus_in_namespace(args, n)
             else:
                 run = await steady(
-                    forwarding, n, args.seconds, cycle, args.direct, args.concurrency, args.warmup
+                    forwarding,
+                    n,
+                    args.seconds,
+                    cycle,
+                    args.direct,
+                    args.concurrency,
+                    args.warmup,
+                    party,
                 )
         except Exception as exc:
-            run = {"forwarding": forwarding, "calls_requested": n, "error": repr(exc)}
+            run = {
+                "forwarding": forwarding,
+                "party": party,
+                "calls_requested": n,
+                "error": repr(exc),
+            }
         results["runs"].append(run)
         print(f"[bench]   {_summary(run)} ({time.monotonic() - started:.0f} s)", flush=True)
     if args.churn:
@@ -140,7 +161,9 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         except Exception as exc:
             results["video"] = {"error": repr(exc)}
         print(f"[bench]   {results['video']}", flush=True)
-    results["ratios"] = report.ratios([r for r in results["runs"] if "error" not in r])
+    completed = [r for r in results["runs"] if "error" not in r]
+    results["ratios"] = report.ratios(completed)
+    results["party_ratios"] = report.party_ratios(completed)
     return results
 
 
@@ -212,6 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _janus_leg(args)
     if args.quick:
         args.calls, args.relay_calls = [2, 5], [2]
+        args.party3_calls = args.party3_calls or [2]
         args.seconds, args.warmup = 10.0, 2.0
         args.churn = args.churn or 20
         args.video = min(args.video, 10.0)
@@ -220,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.janus = "videocall plugin, in a private network namespace"
     else:
         args.janus = "not installed"
-    runs = len(args.calls) + len(args.relay_calls or args.calls)
+    runs = len(args.calls) + len(args.party3_calls) + len(args.relay_calls or args.calls)
     if JANUS.exists():
         runs += len(args.calls if args.janus_calls is None else args.janus_calls)
     budget = _budget(args, runs)

@@ -291,7 +291,8 @@ async def place_janus_call(janus: JanusProcess, cycle: Sequence[bytes], index: i
     """
     http = aiohttp.ClientSession()
     caller, callee = Endpoint(cycle), Endpoint(cycle)
-    caller.stats.peer, callee.stats.peer = callee.track, caller.track
+    caller.stats.expect(callee.track)
+    callee.stats.expect(caller.track)
     handles = (JanusHandle(http, janus.api_url), JanusHandle(http, janus.api_url))
     call = JanusCall(caller, callee, handles, http)
     names = (f"caller-{index}-{secrets.token_hex(3)}", f"callee-{index}-{secrets.token_hex(3)}")

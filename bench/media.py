@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import av
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
-from bench.payload import SAMPLES_PER_FRAME, TIME_BASE, is_onset, read_stamp, wrap
+from bench.payload import (
+    INDEX_MASK,
+    SAMPLES_PER_FRAME,
+    SOURCE_SHIFT,
+    TIME_BASE,
+    is_onset,
+    read_stamp,
+    stamp_sequence,
+    wrap,
+)
 from media.ice import pinned_host_addresses
 
 LOOPBACK = ("127.0.0.1",)
@@ -26,15 +35,22 @@ FRAME_NS = 20_000_000
 
 
 class StampedOpusTrack(MediaStreamTrack):
-    """An audio track that sends a pre-encoded Opus cycle, stamped, at a 20 ms pace."""
+    """An audio track that sends a pre-encoded Opus cycle, stamped, at a 20 ms pace.
+
+    ``source`` goes into the top byte of every stamp's sequence field, so a receiver that
+    hears several senders (a three-party call) tells their streams apart; one-to-one calls
+    use 0 throughout, which leaves their stamps the plain packet index.
+    """
 
     kind = "audio"
 
-    def __init__(self, cycle: Sequence[bytes]) -> None:
+    def __init__(self, cycle: Sequence[bytes], source: int = 0) -> None:
         super().__init__()
+        stamp_sequence(source, 0)  # refuses a source that does not fit the stamp
         self._cycle = cycle
         self._index = 0
         self._start_ns = 0
+        self.source = source
         self.sent = 0
         # Send times of the last few tone onsets (the first packet of each cycle).
         self.onsets: list[int] = []
@@ -55,7 +71,8 @@ class StampedOpusTrack(MediaStreamTrack):
         if position == 0:
             self.onsets.append(now)
             del self.onsets[:-4]
-        packet = av.Packet(wrap(self._cycle[position], now, self._index))
+        sequence = stamp_sequence(self.source, self._index)
+        packet = av.Packet(wrap(self._cycle[position], now, sequence))
         packet.pts = self._index * SAMPLES_PER_FRAME
         packet.time_base = TIME_BASE
         self._index += 1
@@ -63,8 +80,40 @@ class StampedOpusTrack(MediaStreamTrack):
         return packet
 
 
+class StreamStats:
+    """One inbound stream of an endpoint: the packets of one sender (one stamp source)."""
+
+    __slots__ = (
+        "first_ns",
+        "last_size",
+        "max_index",
+        "received",
+        "reordered",
+        "source",
+        "window_indexes",
+        "window_packets",
+    )
+
+    def __init__(self, source: int, first_ns: int) -> None:
+        self.source = source
+        self.first_ns = first_ns
+        self.received = 0
+        self.reordered = 0
+        self.max_index = -1
+        self.last_size = 1 << 30
+        self.window_packets = 0
+        # Packet indexes received while recording (duplicates collapse).
+        self.window_indexes: set[int] = set()
+
+
 class ReceiveStats:
-    """What one endpoint received: counts, first arrival, one-way latency samples."""
+    """What one endpoint received: counts, first arrival, one-way latency samples.
+
+    Packets are kept apart by the stamp's source (:func:`bench.payload.split_sequence`):
+    in a three-party call each endpoint receives two streams, and each is counted and
+    checked for loss, duplicates and reordering on its own. Packets without a stamp (the
+    relay baseline re-encodes them) count as source 0.
+    """
 
     def __init__(self) -> None:
         self.received = 0
@@ -75,12 +124,61 @@ class ReceiveStats:
         # (arrival ns, latency ns) from payload stamps, and from tone onsets.
         self.latency: list[tuple[int, int]] = []
         self.onset_latency: list[tuple[int, int]] = []
-        self.max_sequence = -1
-        self.window_packets = 0
-        self.window_sequences: set[int] = set()
-        self.reordered = 0
-        self.peer: StampedOpusTrack | None = None
-        self._last_size = 1 << 30
+        # The tracks this endpoint should hear, by their stamp source.
+        self.peers: dict[int, StampedOpusTrack] = {}
+        self.streams: dict[int, StreamStats] = {}
+        self._new_stream = asyncio.Event()
+
+    def expect(self, *tracks: StampedOpusTrack) -> None:
+        """The tracks whose packets this endpoint should receive (distinct sources)."""
+        peers = {track.source: track for track in tracks}
+        if len(peers) != len(tracks):
+            raise ValueError("the tracks an endpoint hears need distinct sources")
+        self.peers = peers
+
+    @property
+    def reordered(self) -> int:
+        return sum(stream.reordered for stream in self.streams.values())
+
+    @property
+    def duplicates(self) -> int:
+        """Packets received more than once while recording."""
+        return sum(s.window_packets - len(s.window_indexes) for s in self.streams.values())
+
+    def marks(self) -> dict[int, int]:
+        """Per expected source: how many packets its track has sent so far."""
+        return {source: track.sent for source, track in self.peers.items()}
+
+    def delivery(self, start: dict[int, int], end: dict[int, int]) -> dict[int, tuple[int, int]]:
+        """Per expected source: (distinct packets received, packets sent) in a window.
+
+        ``start`` and ``end`` are :meth:`marks` at the window's ends: the packets with
+        indexes in ``start[s] <= i < end[s]`` were sent in it. Only those count as
+        received, so a packet sent just before the window and arriving in it does not
+        make up for one lost inside it.
+        """
+        out: dict[int, tuple[int, int]] = {}
+        for source, first in start.items():
+            last = end[source]
+            stream = self.streams.get(source)
+            got = (
+                0 if stream is None else sum(1 for i in stream.window_indexes if first <= i < last)
+            )
+            out[source] = (got, last - first)
+        return out
+
+    async def wait_streams(self, sources: Iterable[int]) -> int:
+        """Until a packet of each of ``sources`` has arrived; the latest first arrival (ns)."""
+        wanted = set(sources)
+        while not wanted <= self.streams.keys():
+            self._new_stream.clear()
+            await self._new_stream.wait()
+        return max((self.streams[s].first_ns for s in wanted), default=self.first_ns)
+
+    def _add_stream(self, source: int, now: int) -> StreamStats:
+        stream = self.streams[source] = StreamStats(source, now)
+        self._new_stream.set()
+        return stream
 
     def on_payload(self, payload: bytes, now: int) -> None:
         self.received += 1
@@ -88,27 +186,35 @@ class ReceiveStats:
             self.first_ns = now
             self.first_arrival.set()
         size = len(payload)
-        onset = is_onset(self._last_size, size)
-        self._last_size = size
         stamp = read_stamp(payload)
+        source = 0 if stamp is None else stamp[1] >> SOURCE_SHIFT
+        stream = self.streams.get(source)
+        if stream is None:
+            stream = self._add_stream(source, now)
+        stream.received += 1
+        onset = is_onset(stream.last_size, size)
+        stream.last_size = size
         if stamp is not None:
             self.stamped += 1
             sent_ns, sequence = stamp
-            if sequence < self.max_sequence:
-                self.reordered += 1
+            index = sequence & INDEX_MASK
+            if index < stream.max_index:
+                stream.reordered += 1
             else:
-                self.max_sequence = sequence
+                stream.max_index = index
             if self.recording:
                 self.latency.append((now, now - sent_ns))
-                self.window_packets += 1
-                self.window_sequences.add(sequence)
-        if onset and self.recording and self.peer is not None:
-            # The latest onset the peer sent before this arrival (within a second).
-            for sent_ns in reversed(self.peer.onsets):
-                if sent_ns <= now:
-                    if now - sent_ns < 900_000_000:
-                        self.onset_latency.append((now, now - sent_ns))
-                    break
+                stream.window_packets += 1
+                stream.window_indexes.add(index)
+        if onset and self.recording:
+            peer = self.peers.get(source)
+            if peer is not None:
+                # The latest onset the peer sent before this arrival (within a second).
+                for sent_ns in reversed(peer.onsets):
+                    if sent_ns <= now:
+                        if now - sent_ns < 900_000_000:
+                            self.onset_latency.append((now, now - sent_ns))
+                        break
 
 
 def hook_receiving(pc: RTCPeerConnection, stats: ReceiveStats, hooked: set[int]) -> None:

@@ -27,6 +27,11 @@ STAMP_SIZE: Final = _STAMP.size  # 16
 # Payload sizes that tell silence from tone without decoding (see is_onset).
 QUIET_MAX_BYTES: Final = 24
 LOUD_MIN_BYTES: Final = 40
+# The stamp's 32-bit sequence field: the sender in the top byte, its packet index below.
+# One-to-one calls send as source 0, so their stamps are the plain packet index.
+SOURCE_SHIFT: Final = 24
+INDEX_MASK: Final = (1 << SOURCE_SHIFT) - 1
+MAX_SOURCE: Final = 0xFF
 
 
 class OpusFormatError(ValueError):
@@ -63,6 +68,22 @@ def read_stamp(payload: bytes) -> tuple[int, int] | None:
     if magic != MAGIC:
         return None
     return int(sent_ns), int(sequence)
+
+
+def stamp_sequence(source: int, index: int) -> int:
+    """The stamp's sequence field for packet ``index`` of sender ``source`` (0-255).
+
+    The index wraps at 2**24 (93 hours of 20 ms packets); the field stays 32 bits, so a
+    packet of source 0 carries exactly the bytes it did before sources existed.
+    """
+    if not 0 <= source <= MAX_SOURCE:
+        raise ValueError(f"source must be 0..{MAX_SOURCE}, got {source}")
+    return source << SOURCE_SHIFT | (index & INDEX_MASK)
+
+
+def split_sequence(sequence: int) -> tuple[int, int]:
+    """(source, index) from a stamp's sequence field (see :func:`stamp_sequence`)."""
+    return sequence >> SOURCE_SHIFT, sequence & INDEX_MASK
 
 
 def unwrap(payload: bytes) -> bytes:

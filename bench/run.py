@@ -27,6 +27,22 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[rank]
 
 
+def stream_delivery(
+    stats: Sequence[ReceiveStats],
+    start: Sequence[dict[int, int]],
+    end: Sequence[dict[int, int]],
+) -> list[tuple[int, int]]:
+    """(distinct packets received, packets sent) in the window for every inbound stream.
+
+    One entry per receiver and sender it should hear: 2 per one-to-one call, 6 per
+    three-party call. ``start`` and ``end`` are each receiver's :meth:`ReceiveStats.marks`.
+    """
+    out: list[tuple[int, int]] = []
+    for s, first, last in zip(stats, start, end, strict=True):
+        out += s.delivery(first, last).values()
+    return out
+
+
 def _ms(values_ns: Iterable[int]) -> list[float]:
     return [v / 1e6 for v in values_ns]
 
@@ -154,17 +170,27 @@ async def steady(
     direct_pairs: int = 2,
     concurrency: int = 4,
     warmup: float = 3.0,
+    party: int = 2,
 ) -> dict[str, Any]:
     """N calls through a fresh gateway (or Janus), plus direct pairs; one measured window.
 
     ``forwarding`` is the gateway's mode (``packet`` or ``relay``) or ``janus`` for Janus's
-    videocall plugin (run inside the network namespace of :mod:`bench.janus`).
+    videocall plugin (run inside the network namespace of :mod:`bench.janus`). ``party=3``
+    makes every call three-party (resident, professional, interpreter: six forwarded
+    streams instead of two); only packet forwarding is measured that way.
     """
+    if party != 2 and forwarding != "packet":
+        raise ValueError("three-party calls are measured with packet forwarding only")
     quiet = await wait_for_quiet()
     janus = forwarding == "janus"
     gateway = JanusProcess() if janus else GatewayProcess(forwarding)
     await gateway.start()
-    result: dict[str, Any] = {"forwarding": forwarding, "calls_requested": calls, "quiet": quiet}
+    result: dict[str, Any] = {
+        "forwarding": forwarding,
+        "party": party,
+        "calls_requested": calls,
+        "quiet": quiet,
+    }
     placed: list[Call | JanusCall] = []
     pairs: list[DirectPair] = []
     try:
@@ -178,7 +204,9 @@ async def steady(
         async def place(index: int) -> Call | JanusCall:
             if isinstance(gateway, JanusProcess):
                 return await place_janus_call(gateway, cycle, index)
-            return await place_call(gateway, cycle, lock, staff_name=f"Bench professional {index}")
+            return await place_call(
+                gateway, cycle, lock, staff_name=f"Bench professional {index}", party=party
+            )
 
         setup_started = time.monotonic()
         placed, errors = await _bounded(calls, concurrency, place)
@@ -194,8 +222,8 @@ async def steady(
         sent0 = sum(t.sent for t in gateway_tracks)
         received0 = sum(s.received for s in gateway_stats)
         reordered0 = sum(s.reordered for s in gateway_stats)
-        # Each receiver's peer: which of its sequence numbers were sent in the window.
-        first_sequence = [s.peer.sent if s.peer else 0 for s in gateway_stats]
+        # Each receiver's peers: which of their packets were sent in the window.
+        first_marks = [s.marks() for s in gateway_stats]
         for s in every:
             s.recording = True
         cores0 = core_busy_seconds()
@@ -214,13 +242,11 @@ async def steady(
         for s in every:
             s.recording = False
         sent = sum(t.sent for t in gateway_tracks) - sent0
-        last_sequence = [s.peer.sent if s.peer else 0 for s in gateway_stats]
-        expected = sum(b - a for a, b in zip(first_sequence, last_sequence, strict=True))
-        unique = sum(
-            sum(1 for q in s.window_sequences if a <= q < b)
-            for s, a, b in zip(gateway_stats, first_sequence, last_sequence, strict=True)
-        )
-        duplicates = sum(s.window_packets - len(s.window_sequences) for s in gateway_stats)
+        last_marks = [s.marks() for s in gateway_stats]
+        streams = stream_delivery(gateway_stats, first_marks, last_marks)
+        expected = sum(sent for _, sent in streams)
+        unique = sum(got for got, _ in streams)
+        duplicates = sum(s.duplicates for s in gateway_stats)
         received = sum(s.received for s in gateway_stats) - received0
         await lag.stop()
 
@@ -236,6 +262,13 @@ async def steady(
         # Packet forwarding and Janus pass the payload as it is: its stamps survive.
         kind = "onset" if forwarding == "relay" else "stamp"
         joins = [c.join_seconds * 1000 for c in placed]
+        interpreter_joins = [
+            c.interpreter_join_seconds * 1000
+            for c in placed
+            if isinstance(c, Call) and c.interpreter is not None
+        ]
+        # One inbound packet feeds party - 1 outbound legs.
+        inbound = received / (party - 1)
         result.update(
             {
                 "calls_connected": n,
@@ -250,6 +283,20 @@ async def steady(
                 "packets_sent": sent,
                 "packets_received": received,
                 "us_per_packet": round((cpu1 - cpu0) / received * 1e6, 1) if received else None,
+                "us_per_packet_method": "gateway CPU / packets received by clients",
+                "us_per_inbound_packet": (
+                    round((cpu1 - cpu0) / inbound * 1e6, 1) if inbound else None
+                ),
+                "streams": len(streams),
+                "streams_delivered_min_percent": (
+                    _round(min(got / sent * 100 for got, sent in streams if sent), 3)
+                    if kind == "stamp" and any(sent for _, sent in streams)
+                    else None
+                ),
+                # Counted from stamps: the relay's re-encoded packets carry none.
+                "streams_without_packets": (
+                    sum(1 for got, sent in streams if sent and not got) if kind == "stamp" else None
+                ),
                 "frames_delivered_percent": (
                     round(unique / expected * 100, 3)
                     if kind == "stamp" and expected
@@ -272,6 +319,11 @@ async def steady(
                 "join_p50_ms": _round(percentile(joins, 50), 1),
                 "join_p95_ms": _round(percentile(joins, 95), 1),
                 "join_max_ms": _round(max(joins), 1) if joins else None,
+                "join_method": (
+                    "interpreter.join to the first packet of each of the 4 new streams"
+                    if party == 3
+                    else "answer to the first packet at both ends"
+                ),
                 "generator_cpu_percent": round(generator_cpu, 1),
                 "generator_loop_lag_p99_ms": _round(percentile(lag.samples, 99), 1),
                 "saturated": generator_cpu > SATURATED_PERCENT,
@@ -279,6 +331,13 @@ async def steady(
                 "other_load_generator_core_percent": round(max(0.0, other_generator_core), 1),
             }
         )
+        if party == 3:
+            # The table's join figures are the interpreter's; the first two's are kept.
+            result["one_to_one_join_p50_ms"] = result["join_p50_ms"]
+            result["one_to_one_join_p95_ms"] = result["join_p95_ms"]
+            result["join_p50_ms"] = _round(percentile(interpreter_joins, 50), 1)
+            result["join_p95_ms"] = _round(percentile(interpreter_joins, 95), 1)
+            result["join_max_ms"] = _round(max(interpreter_joins), 1) if interpreter_joins else None
         if errors:
             result["gateway_log_tail"] = gateway.log_tail()
     finally:
