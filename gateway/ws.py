@@ -13,9 +13,9 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from gateway import keys
 from gateway.auth import staff_from_request
 from gateway.config import Config
-from gateway.ratelimit import TokenBucket
 from signaling import protocol
 from signaling.errors import ErrorCode
+from signaling.ratelimit import TokenBucket
 from signaling.session import Session
 
 logger = logging.getLogger(__name__)
@@ -93,24 +93,25 @@ async def _read(
         if session.overflowed:
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"too slow")
             break
+        # Every message counts toward the rate, whatever its size: the bucket comes first,
+        # so that oversized messages are rate limited (and end the socket) like any other.
         size = len(data.encode()) if isinstance(data, str) else len(data)
+        if not bucket.allow():
+            refused += 1
+            request_id = protocol.peek_id(data) if size <= max_bytes else None
+            session.send(
+                protocol.encode_error(request_id, ErrorCode.RATE_LIMITED, "Too many messages.")
+            )
+            if refused >= MAX_REFUSED:
+                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"rate limit")
+                break
+            continue
         if size > max_bytes:
             session.send(
                 protocol.encode_error(
                     None, ErrorCode.TOO_LARGE, f"Messages are limited to {max_bytes} bytes."
                 )
             )
-            continue
-        if not bucket.allow():
-            refused += 1
-            session.send(
-                protocol.encode_error(
-                    protocol.peek_id(data), ErrorCode.RATE_LIMITED, "Too many messages."
-                )
-            )
-            if refused >= MAX_REFUSED:
-                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"rate limit")
-                break
             continue
         session.send(await handle(session, data))
 

@@ -24,6 +24,7 @@ from media.fastpath import InboundStream, Negotiation, OutboundStream, codec_nam
 from media.ice import IcePolicy, pinned_host_addresses
 from media.relay import DeferredTrack, new_relay
 from media.sdp import align_reoffer, parse_sections
+from media.sdpcheck import SdpShapeError, check_and_normalise
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,13 @@ class GlareError(NegotiationError):
 
 class NoPendingOfferError(NegotiationError):
     """An answer arrived while the gateway had no offer outstanding."""
+
+
+def _checked(sdp: str) -> str:
+    try:
+        return check_and_normalise(sdp)
+    except SdpShapeError as exc:
+        raise NegotiationError(str(exc)) from exc
 
 
 class PlaceholderTrack(MediaStreamTrack):
@@ -264,6 +272,7 @@ class MediaPeer:
             self._check_open()
             if self._pc.signalingState == "have-local-offer":
                 raise GlareError("the gateway has an offer outstanding")
+            sdp = _checked(sdp)
             if not opus_payload_types(sdp):
                 raise NegotiationError("the offer has no Opus audio")
             offer = RTCSessionDescription(sdp=self._policy.filter_sdp(sdp), type="offer")
@@ -273,9 +282,12 @@ class MediaPeer:
                 raise NegotiationError(str(exc) or type(exc).__name__) from exc
             self._restrict_transceivers()
             self._attach_pending(answering=True)
-            with pinned_host_addresses(self._policy.host_addresses):
-                answer = await self._pc.createAnswer()
-                await self._pc.setLocalDescription(answer)
+            try:
+                with pinned_host_addresses(self._policy.host_addresses):
+                    answer = await self._pc.createAnswer()
+                    await self._pc.setLocalDescription(answer)
+            except Exception as exc:  # an offer aiortc accepted but cannot answer
+                raise NegotiationError(str(exc) or type(exc).__name__) from exc
             self._route_inbound()
             return str(self._pc.localDescription.sdp)
 
@@ -298,6 +310,7 @@ class MediaPeer:
             self._check_open()
             if self._pc.signalingState != "have-local-offer":
                 raise NoPendingOfferError("no offer from the gateway is outstanding")
+            sdp = _checked(sdp)
             answer = RTCSessionDescription(sdp=self._policy.filter_sdp(sdp), type="answer")
             try:
                 await self._pc.setRemoteDescription(answer)

@@ -860,6 +860,7 @@ class CallCenter:
 
     async def offer(self, session: Session, sdp: str) -> str:
         """Apply a client's offer; returns the gateway's answer."""
+        _negotiation_allowed(session)
         local = session.participant
         peer = local.peer if local is not None else None
         if local is None or peer is None:
@@ -875,6 +876,7 @@ class CallCenter:
 
     async def answer(self, session: Session, sdp: str) -> None:
         """Apply a client's answer to the gateway's offer."""
+        _negotiation_allowed(session)
         local = session.participant
         peer = local.peer if local is not None else None
         if local is None or peer is None:
@@ -1014,6 +1016,11 @@ class CallCenter:
             await self._drop(local)
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _negotiation_allowed(session: Session) -> None:
+    if not session.negotiations.allow():
+        raise ProtocolError(ErrorCode.RATE_LIMITED, "Too many offers; wait a moment.")
 
 
 def _staff_ref(staff: StaffClaims) -> str:

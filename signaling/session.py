@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
 from signaling.protocol import encode_event
+from signaling.ratelimit import TokenBucket
 from signaling.tokens import StaffClaims
 
 if TYPE_CHECKING:
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_PENDING_MESSAGES: Final = 256
+# Negotiations (offers and answers) per socket: 10 at once, then one every 6 s. A call
+# needs two or three; each costs the gateway real work, so a flood is refused early.
+NEGOTIATION_BURST: Final = 10
+NEGOTIATIONS_PER_SECOND: Final = 1 / 6
 
 
 class Role(StrEnum):
@@ -35,6 +40,9 @@ class Session:
         default_factory=lambda: asyncio.Queue(MAX_PENDING_MESSAGES)
     )
     watching: set[str] = field(default_factory=set)
+    negotiations: TokenBucket = field(
+        default_factory=lambda: TokenBucket(NEGOTIATIONS_PER_SECOND, NEGOTIATION_BURST)
+    )
     participant: LocalParticipant | None = None  # the queue place or call this socket carries
     presence_id: str | None = None  # a professional's console, announced in the store
     overflowed: bool = False
