@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import WSCloseCode, web
 
 from gateway import keys
+from gateway.clients import ClientKeys
 from gateway.config import Config
 from gateway.http import add_routes, security_headers
 from gateway.memory import load_malloc_trim
@@ -47,6 +48,7 @@ async def create_app(
     app[keys.SOCKETS] = set()
     app[keys.STORE_FACTORY] = store_factory or create_memory_store
     app[keys.LIFECYCLE] = keys.Lifecycle()
+    app[keys.CLIENT_KEYS] = ClientKeys(app[keys.CLOCK], config.trusted_proxies)
     app[keys.TOKENS] = TokenService(
         config.signing_key(),
         issuer=config.base_url,
@@ -79,6 +81,7 @@ async def _center_ctx(app: web.Application) -> AsyncIterator[None]:
         CallSettings(
             grace_seconds=config.grace_seconds,
             invite_minutes=config.invite_minutes,
+            media_timeout_seconds=config.media_timeout_seconds,
             base_url=config.base_url,
             forwarding=config.forwarding,
         ),

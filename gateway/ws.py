@@ -14,6 +14,7 @@ from gateway import keys
 from gateway.auth import staff_from_request
 from gateway.config import Config
 from signaling import protocol
+from signaling.clients import ClientState
 from signaling.errors import ErrorCode
 from signaling.ratelimit import TokenBucket
 from signaling.session import Session
@@ -43,6 +44,22 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             status=503,
         )
     config = app[keys.CONFIG]
+    center = app[keys.CENTER]
+    client_key = app[keys.CLIENT_KEYS].for_request(request)
+    client = center.clients.attach(client_key)
+    if client is None:
+        return web.json_response(
+            {"error": {"code": "rate_limited", "message": "Too many connections."}},
+            status=429,
+        )
+    try:
+        return await _serve(request, config, client)
+    finally:
+        center.clients.detach(client_key)
+
+
+async def _serve(request: web.Request, config: Config, client: ClientState) -> web.StreamResponse:
+    app = request.app
     ws = web.WebSocketResponse(
         heartbeat=config.heartbeat_seconds,
         max_msg_size=HARD_FRAME_LIMIT,
@@ -52,6 +69,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     center = app[keys.CENTER]
     dispatcher = app[keys.DISPATCHER]
     session = center.open_session(staff_from_request(request))
+    session.client = client
     app[keys.SOCKETS].add(ws)
     writer = asyncio.ensure_future(_write(ws, session))
     logger.info("%s connected", session.label)

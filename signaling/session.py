@@ -13,6 +13,7 @@ from signaling.ratelimit import TokenBucket
 from signaling.tokens import StaffClaims
 
 if TYPE_CHECKING:
+    from signaling.clients import ClientState
     from signaling.local import LocalParticipant
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class Session:
     )
     participant: LocalParticipant | None = None  # the queue place or call this socket carries
     presence_id: str | None = None  # a professional's console, announced in the store
+    client: ClientState | None = None  # per-client counts (a pseudonymous key, no address)
     overflowed: bool = False
     replaced: bool = False  # another socket took over its participant
     closed: bool = False
