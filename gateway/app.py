@@ -19,6 +19,7 @@ from media.ice import install_host_address_pinning
 from rooms.clock import Clock, SystemClock
 from rooms.store import Store, create_memory_store
 from signaling.calls import CallCenter, CallSettings
+from signaling.clients import ClientLimits, ClientTracker
 from signaling.dispatch import Dispatcher
 from signaling.tokens import TokenService
 
@@ -84,6 +85,13 @@ async def _center_ctx(app: web.Application) -> AsyncIterator[None]:
             media_timeout_seconds=config.media_timeout_seconds,
             base_url=config.base_url,
             forwarding=config.forwarding,
+        ),
+        clients=ClientTracker(
+            ClientLimits(
+                sockets=config.sockets_per_client,
+                queue_places=config.queue_places_per_client,
+                offers_per_minute=config.offers_per_minute_per_client,
+            )
         ),
     )
     app[keys.CENTER] = center

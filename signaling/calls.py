@@ -100,7 +100,7 @@ class CallCenter:
         node_id: str | None = None,
         clients: ClientTracker | None = None,
     ) -> None:
-        self.clients = clients or ClientTracker()
+        self.clients = clients if clients is not None else ClientTracker()
         self._settings = settings or CallSettings()
         self._lines = dict(lines)
         self._store = store
