@@ -341,7 +341,13 @@ class MediaPeer:
         self._pending.clear()
         self._destinations.clear()
         self._inbound_by_pt.clear()
-        await self._pc.close()
+        try:
+            await self._pc.close()
+        except Exception as exc:
+            # An offer aiortc applied only in part (a media section left without a
+            # transport) makes its close fail part way: stop the transports it did not.
+            logger.warning("%s: closing failed: %s", self._label, type(exc).__name__)
+            await _stop_transports(self._pc)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -488,6 +494,18 @@ class MediaPeer:
             callback = self.on_failed
             self.on_failed = None
             callback()
+
+
+async def _stop_transports(pc: RTCPeerConnection) -> None:
+    """Stop every DTLS and ICE transport of ``pc`` that exists, whatever fails."""
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.receiver.transport
+        for transport in (dtls, getattr(dtls, "transport", None)):
+            if transport is not None:
+                try:
+                    await transport.stop()
+                except Exception as exc:
+                    logger.debug("stopping a transport failed: %s", type(exc).__name__)
 
 
 def _direct_receive(transport: Any, peer: MediaPeer) -> None:

@@ -188,6 +188,20 @@ PREFIXES = st.sampled_from([(), (JOIN,), (JOIN, ANSWER_NEXT)])
         ("resident", _message("offer", 2, sdp=BROWSER_OFFER.replace("a=sendrecv", " a=sendrecv"))),
     ]
 )
+@example(  # found by the long profile: aiortc half applies it, then fails to close
+    [
+        ("resident", _message("queue.join", 1, line="demo")),
+        (
+            "resident",
+            _message(
+                "offer",
+                2,
+                sdp=BROWSER_OFFER.replace("m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103\r\n", ""),
+            ),
+        ),
+        ("resident", _message("hangup", 3)),
+    ]
+)
 async def test_dispatch_answers_every_message_once_with_a_valid_envelope(
     steps: list[tuple[str, str | bytes]],
 ) -> None:
