@@ -286,9 +286,11 @@ class MediaPeer:
                 with pinned_host_addresses(self._policy.host_addresses):
                     answer = await self._pc.createAnswer()
                     await self._pc.setLocalDescription(answer)
+                # Reads the remote description back, which aiortc writes anew: an address
+                # it parsed but cannot write (c=IN IP4 -1) fails only here.
+                self._route_inbound()
             except Exception as exc:  # an offer aiortc accepted but cannot answer
                 raise NegotiationError(str(exc) or type(exc).__name__) from exc
-            self._route_inbound()
             return str(self._pc.localDescription.sdp)
 
     async def create_offer(self) -> str | None:
@@ -314,9 +316,9 @@ class MediaPeer:
             answer = RTCSessionDescription(sdp=self._policy.filter_sdp(sdp), type="answer")
             try:
                 await self._pc.setRemoteDescription(answer)
+                self._route_inbound()  # see accept_offer
             except Exception as exc:
                 raise NegotiationError(str(exc) or type(exc).__name__) from exc
-            self._route_inbound()
 
     async def close(self) -> None:
         """Release the peer connection, its streams and tasks (idempotent)."""

@@ -202,6 +202,17 @@ PREFIXES = st.sampled_from([(), (JOIN,), (JOIN, ANSWER_NEXT)])
         ("resident", _message("hangup", 3)),
     ]
 )
+@example(  # found by the long profile: aiortc parses this address but cannot write it
+    [
+        ("resident", _message("queue.join", 1, line="demo")),
+        (
+            "resident",
+            _message(
+                "offer", 2, sdp=BROWSER_OFFER.replace("c=IN IP4 0.0.0.0", "c=IN IP4 -41859", 1)
+            ),
+        ),
+    ]
+)
 async def test_dispatch_answers_every_message_once_with_a_valid_envelope(
     steps: list[tuple[str, str | bytes]],
 ) -> None:
