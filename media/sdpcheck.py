@@ -54,11 +54,14 @@ def check_and_normalise(sdp: str) -> str:
             candidates += 1
             if candidates > MAX_CANDIDATES:
                 raise SdpShapeError(f"the SDP has more than {MAX_CANDIDATES} candidates")
-        elif sections and line.strip() in DIRECTIONS:
+        elif sections and line in DIRECTIONS:
+            # Exactly as aiortc reads it: with a space around it, it names no direction.
             has_direction = True
         out.append(line)
     if sections == 0:
         raise SdpShapeError("the SDP has no media section")
     if not has_direction:
         out.append("a=sendrecv")
+    if len(out) > MAX_LINES:  # the directions written out count too
+        raise SdpShapeError(f"the SDP has more than {MAX_LINES} lines")
     return "\r\n".join(out) + "\r\n"

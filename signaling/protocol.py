@@ -131,7 +131,7 @@ def peek_id(raw: str | bytes) -> int | None:
     """The request id of a message, if it can be read, without handling the message."""
     try:
         return _valid_id(_ENVELOPE_DECODER.decode(raw).id)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, RecursionError, UnicodeEncodeError):
         return None
 
 
@@ -141,6 +141,10 @@ def decode_request(raw: str | bytes) -> Request:
         envelope = _ENVELOPE_DECODER.decode(raw)
     except msgspec.DecodeError as exc:
         raise DecodeError(ErrorCode.BAD_REQUEST, f"Malformed message: {exc}", None) from exc
+    except UnicodeEncodeError:
+        # Only a str built in this process can hold a lone surrogate (a socket's text is
+        # decoded strictly); msgspec cannot encode it to read it.
+        raise DecodeError(ErrorCode.BAD_REQUEST, "Malformed message: not UTF-8.", None) from None
     except RecursionError:
         # msgspec recurses into nested values, even ones it skips; its C code stops at the
         # interpreter's recursion limit (Py_EnterRecursiveCall) and raises this, safely.
