@@ -13,7 +13,10 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from aiohttp import web
 
+from gateway.app import create_app
+from gateway.server import serve_app
 from tests.support.gateway import RunningGateway, make_config, running_gateway
 from tests.support.logs import capture_all_logs, log_text
 
@@ -310,10 +313,28 @@ MALFORMED = [
 ]
 
 
+async def boom(request: web.Request) -> web.Response:
+    """A handler that fails with the client's data in its exception (aiohttp logs it)."""
+    cookie = request.headers.get("Cookie")
+    raise RuntimeError(f"failed for {request.remote} on {request.path_qs} with Cookie: {cookie}")
+
+
+@pytest.fixture
+async def failing_gateway() -> AsyncIterator[RunningGateway]:
+    """The strict gateway with one more route, ``/boom``, that always fails."""
+    config = make_config(
+        {"server": {"header_timeout_seconds": HEADER_TIMEOUT, "keepalive_seconds": 60}}
+    )
+    app = await create_app(config)
+    app.router.add_get("/boom", boom)
+    async with serve_app(app, config, shutdown_timeout=5) as runner:
+        yield RunningGateway(config, app, runner)
+
+
 async def test_no_client_data_reaches_any_log(
-    strict_gateway: RunningGateway, caplog: pytest.LogCaptureFixture
+    failing_gateway: RunningGateway, caplog: pytest.LogCaptureFixture
 ) -> None:
-    gateway = strict_gateway
+    gateway = failing_gateway
     capture_all_logs(caplog)
     for request in MALFORMED:
         reader, writer = await open_raw(gateway)
@@ -343,10 +364,18 @@ async def test_no_client_data_reaches_any_log(
         ) as response,
     ):
         assert response.status == 200
+        # A handler failing with the client's data in its exception: aiohttp logs it at
+        # ERROR, "Error handling request from <address>", with the traceback.
+        async with http.get(
+            gateway.base_url + "/boom?qsecret42=1", headers={"Cookie": "a=cookiesecret42"}
+        ) as response:
+            assert response.status == 500
     await asyncio.sleep(0.2)
     text = log_text(caplog.records)
+    for secret in SECRETS:
+        assert secret not in text, secret
     assert "refused a malformed request" in text  # the log is captured
     assert "not masked" in text
     assert "GET /api/lines 200" in text  # aiohttp's access log is read too
-    for secret in SECRETS:
-        assert secret not in text, secret
+    assert "Error handling request from <address>" in text  # aiohttp's error log too
+    assert "RuntimeError: failed for <address>" in text  # with its traceback
