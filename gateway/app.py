@@ -14,6 +14,7 @@ from gateway.clients import ClientKeys
 from gateway.config import Config
 from gateway.http import add_routes, security_headers
 from gateway.memory import load_malloc_trim
+from gateway.server import head_complete, neutral_server_header
 from media.compat import check_compat
 from media.ice import install_host_address_pinning
 from rooms.clock import Clock, SystemClock
@@ -43,7 +44,8 @@ async def create_app(
     media forwarding relies on: the gateway refuses to start rather than fail on a call.
     """
     check_compat()
-    app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[head_complete, security_headers], client_max_size=64 * 1024)
+    app.on_response_prepare.append(neutral_server_header)
     app[keys.CONFIG] = config
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.SOCKETS] = set()

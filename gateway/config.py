@@ -51,6 +51,9 @@ class Config:
     signin_token_minutes: int = 10
     session_hours: int = 8
     drain_seconds: float = 30.0
+    header_timeout_seconds: float = 10.0
+    keepalive_seconds: float = 15.0
+    body_timeout_seconds: float = 10.0
     grace_seconds: float = 60.0
     invite_minutes: int = 30
     media_timeout_seconds: float = 20.0
@@ -183,6 +186,19 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
         demo_line=_bool(server.get("demo_line", not lines), "server.demo_line"),
         drain_seconds=_float(
             server.get("drain_seconds", d.drain_seconds), "server.drain_seconds", 0.0
+        ),
+        header_timeout_seconds=_float(
+            server.get("header_timeout_seconds", d.header_timeout_seconds),
+            "server.header_timeout_seconds",
+            0.1,
+        ),
+        keepalive_seconds=_float(
+            server.get("keepalive_seconds", d.keepalive_seconds), "server.keepalive_seconds", 0.1
+        ),
+        body_timeout_seconds=_float(
+            server.get("body_timeout_seconds", d.body_timeout_seconds),
+            "server.body_timeout_seconds",
+            0.1,
         ),
         log_level=_log_level(server.get("log_level", d.log_level)),
         event_loop=_event_loop(server.get("event_loop", d.event_loop)),
