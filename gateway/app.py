@@ -10,14 +10,17 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import WSCloseCode, web
 
 from gateway import keys
+from gateway.clients import ClientKeys
 from gateway.config import Config
 from gateway.http import add_routes, security_headers
 from gateway.memory import load_malloc_trim
+from gateway.server import head_complete, neutral_server_header
 from media.compat import check_compat
 from media.ice import install_host_address_pinning
 from rooms.clock import Clock, SystemClock
 from rooms.store import Store, create_memory_store
 from signaling.calls import CallCenter, CallSettings
+from signaling.clients import ClientLimits, ClientTracker
 from signaling.dispatch import Dispatcher
 from signaling.tokens import TokenService
 
@@ -41,12 +44,14 @@ async def create_app(
     media forwarding relies on: the gateway refuses to start rather than fail on a call.
     """
     check_compat()
-    app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[head_complete, security_headers], client_max_size=64 * 1024)
+    app.on_response_prepare.append(neutral_server_header)
     app[keys.CONFIG] = config
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.SOCKETS] = set()
     app[keys.STORE_FACTORY] = store_factory or create_memory_store
     app[keys.LIFECYCLE] = keys.Lifecycle()
+    app[keys.CLIENT_KEYS] = ClientKeys(app[keys.CLOCK], config.trusted_proxies)
     app[keys.TOKENS] = TokenService(
         config.signing_key(),
         issuer=config.base_url,
@@ -79,8 +84,16 @@ async def _center_ctx(app: web.Application) -> AsyncIterator[None]:
         CallSettings(
             grace_seconds=config.grace_seconds,
             invite_minutes=config.invite_minutes,
+            media_timeout_seconds=config.media_timeout_seconds,
             base_url=config.base_url,
             forwarding=config.forwarding,
+        ),
+        clients=ClientTracker(
+            ClientLimits(
+                sockets=config.sockets_per_client,
+                queue_places=config.queue_places_per_client,
+                offers_per_minute=config.offers_per_minute_per_client,
+            )
         ),
     )
     app[keys.CENTER] = center

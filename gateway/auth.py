@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import keys
+from gateway.bodies import BodyError, read_json
 from signaling.tokens import StaffClaims, TokenError
 
 logger = logging.getLogger(__name__)
@@ -34,12 +35,10 @@ def _error(status: int, code: str, message: str) -> web.Response:
 
 async def signin(request: web.Request) -> web.Response:
     """Exchange a one-time sign-in token for a session cookie."""
-    if request.content_length is not None and request.content_length > MAX_SIGNIN_BODY:
-        return _error(413, "too_large", "The request is too large.")
     try:
-        body: Any = await request.json()
-    except ValueError:
-        return _error(400, "bad_request", 'Send JSON: {"token": "..."}.')
+        body: Any = await read_json(request, MAX_SIGNIN_BODY, 'Send JSON: {"token": "..."}.')
+    except BodyError as exc:
+        return exc.response()
     token = body.get("token") if isinstance(body, dict) else None
     if not isinstance(token, str):
         return _error(400, "bad_request", 'Send JSON: {"token": "..."}.')

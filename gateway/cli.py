@@ -17,7 +17,8 @@ from aiohttp import web
 from gateway import keys
 from gateway.app import create_app
 from gateway.config import Config, load_config
-from gateway.logs import PrivacyAccessLogger, configure_logging
+from gateway.logs import configure_logging
+from gateway.server import serve_app
 from media.compat import CompatError
 from rooms.clock import SystemClock
 from rooms.errors import ConfigError
@@ -108,31 +109,30 @@ def signin_link(
 async def serve(config: Config) -> None:
     """Run until SIGINT/SIGTERM; then drain: refuse new sessions, let calls finish."""
     app = await create_app(config)
-    runner = web.AppRunner(app, access_log_class=PrivacyAccessLogger, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
-    await site.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    base = config.base_url
-    lines = list(config.all_lines())
-    print(f"Tukilinja gateway listening on {base}", flush=True)
-    print(f"  Resident page:        {base}/lines/{lines[0]}" if lines else "", flush=True)
-    print(f"  Service lines:        {base}/", flush=True)
-    print(f"  Professional console: {base}/pro", flush=True)
-    if config.demo_line and config.host in ("127.0.0.1", "localhost", "::1"):
-        # A local try-out only: a server's output (and so its logs) never holds a link.
+    async with serve_app(app, config):
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        base = config.base_url
+        lines = list(config.all_lines())
+        print(f"Tukilinja gateway listening on {base}", flush=True)
+        print(f"  Resident page:        {base}/lines/{lines[0]}" if lines else "", flush=True)
+        print(f"  Service lines:        {base}/", flush=True)
+        print(f"  Professional console: {base}/pro", flush=True)
+        if config.demo_line and config.host in ("127.0.0.1", "localhost", "::1"):
+            # A local try-out only: a server's output (and so its logs) never holds a link.
+            print(
+                f"  Sign in as a demo professional (valid {config.signin_token_minutes} min,"
+                f" once):\n    {signin_link(config, 'Demo professional', tuple(lines))}",
+                flush=True,
+            )
         print(
-            f"  Sign in as a demo professional (valid {config.signin_token_minutes} min, once):\n"
-            f"    {signin_link(config, 'Demo professional', tuple(lines))}",
+            "  More sign-in links: python -m gateway staff-token --name NAME --line ID",
             flush=True,
         )
-    print("  More sign-in links: python -m gateway staff-token --name NAME --line ID", flush=True)
-    await stop.wait()
-    await drain(app, config.drain_seconds)
-    await runner.cleanup()
+        await stop.wait()
+        await drain(app, config.drain_seconds)
 
 
 async def drain(app: web.Application, seconds: float) -> None:

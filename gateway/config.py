@@ -5,6 +5,7 @@ Every setting is documented in docs/configuration.md.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -33,6 +34,10 @@ class Config:
     port: int = 8080
     public_url: str = ""
     allowed_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
+    sockets_per_client: int = 20
+    queue_places_per_client: int = 3
+    offers_per_minute_per_client: float = 30.0
     secret_key: str = ""
     secret_key_file: str = DEFAULT_KEY_FILE
     lines: Mapping[str, ServiceLine] = field(default_factory=dict)
@@ -46,8 +51,12 @@ class Config:
     signin_token_minutes: int = 10
     session_hours: int = 8
     drain_seconds: float = 30.0
+    header_timeout_seconds: float = 10.0
+    keepalive_seconds: float = 15.0
+    body_timeout_seconds: float = 10.0
     grace_seconds: float = 60.0
     invite_minutes: int = 30
+    media_timeout_seconds: float = 20.0
     log_level: str = "INFO"
     event_loop: str = "uvloop"
 
@@ -145,6 +154,7 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
     ice = _table(data, "ice")
     media = _table(data, "media")
     calls = _table(data, "calls")
+    limits = _table(data, "limits")
     holidays = tuple(_parse_date(day, "holidays") for day in data.get("holidays", []))
     lines_table = _table(data, "lines")
     d = Config()  # the defaults
@@ -157,9 +167,38 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
         port=_int(server.get("port", d.port), "server.port", 0, 65535),
         public_url=str(server.get("public_url", "")),
         allowed_origins=tuple(str(o) for o in server.get("allowed_origins", [])),
+        trusted_proxies=_networks(server.get("trusted_proxies", []), "server.trusted_proxies"),
+        sockets_per_client=_int(
+            limits.get("sockets_per_client", d.sockets_per_client),
+            "limits.sockets_per_client",
+            1,
+        ),
+        queue_places_per_client=_int(
+            limits.get("queue_places_per_client", d.queue_places_per_client),
+            "limits.queue_places_per_client",
+            1,
+        ),
+        offers_per_minute_per_client=_float(
+            limits.get("offers_per_minute_per_client", d.offers_per_minute_per_client),
+            "limits.offers_per_minute_per_client",
+            1.0,
+        ),
         demo_line=_bool(server.get("demo_line", not lines), "server.demo_line"),
         drain_seconds=_float(
             server.get("drain_seconds", d.drain_seconds), "server.drain_seconds", 0.0
+        ),
+        header_timeout_seconds=_float(
+            server.get("header_timeout_seconds", d.header_timeout_seconds),
+            "server.header_timeout_seconds",
+            0.1,
+        ),
+        keepalive_seconds=_float(
+            server.get("keepalive_seconds", d.keepalive_seconds), "server.keepalive_seconds", 0.1
+        ),
+        body_timeout_seconds=_float(
+            server.get("body_timeout_seconds", d.body_timeout_seconds),
+            "server.body_timeout_seconds",
+            0.1,
         ),
         log_level=_log_level(server.get("log_level", d.log_level)),
         event_loop=_event_loop(server.get("event_loop", d.event_loop)),
@@ -199,6 +238,11 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
         invite_minutes=_int(
             calls.get("invite_minutes", d.invite_minutes), "calls.invite_minutes", 1, 30
         ),
+        media_timeout_seconds=_float(
+            calls.get("media_timeout_seconds", d.media_timeout_seconds),
+            "calls.media_timeout_seconds",
+            1.0,
+        ),
         lines=lines,
         forwarding=_forwarding(media.get("forwarding", d.forwarding)),
         ice=IcePolicy(
@@ -228,6 +272,8 @@ def apply_env(config: Config, env: Mapping[str, str]) -> Config:
         changes["public_url"] = value
     if (value := get("ALLOWED_ORIGINS")) is not None:
         changes["allowed_origins"] = _csv(value)
+    if (value := get("TRUSTED_PROXIES")) is not None:
+        changes["trusted_proxies"] = _networks(list(_csv(value)), "TUKILINJA_TRUSTED_PROXIES")
     if (value := get("SECRET_KEY")) is not None:
         changes["secret_key"] = value
     if (value := get("SECRET_KEY_FILE")) is not None:
@@ -257,6 +303,17 @@ def apply_env(config: Config, env: Mapping[str, str]) -> Config:
         ice = replace(ice, remote_networks=_csv(value))
     changes["ice"] = ice
     return replace(config, **changes)
+
+
+def _networks(value: object, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{key} must be a list of networks (CIDR)")
+    for item in value:
+        try:
+            ipaddress.ip_network(str(item), strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"{key}: {item!r} is not a network: {exc}") from exc
+    return tuple(str(item) for item in value)
 
 
 def _csv(value: str) -> tuple[str, ...]:

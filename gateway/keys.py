@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from gateway.clients import ClientKeys
 from gateway.config import Config
 from rooms.clock import Clock
 from rooms.store import Store
@@ -32,3 +33,4 @@ CENTER = web.AppKey("center", CallCenter)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
+CLIENT_KEYS = web.AppKey("client_keys", ClientKeys)

@@ -13,9 +13,10 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from gateway import keys
 from gateway.auth import staff_from_request
 from gateway.config import Config
-from gateway.ratelimit import TokenBucket
 from signaling import protocol
+from signaling.clients import ClientState
 from signaling.errors import ErrorCode
+from signaling.ratelimit import TokenBucket
 from signaling.session import Session
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,22 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             status=503,
         )
     config = app[keys.CONFIG]
+    center = app[keys.CENTER]
+    client_key = app[keys.CLIENT_KEYS].for_request(request)
+    client = center.clients.attach(client_key)
+    if client is None:
+        return web.json_response(
+            {"error": {"code": "rate_limited", "message": "Too many connections."}},
+            status=429,
+        )
+    try:
+        return await _serve(request, config, client)
+    finally:
+        center.clients.detach(client_key)
+
+
+async def _serve(request: web.Request, config: Config, client: ClientState) -> web.StreamResponse:
+    app = request.app
     ws = web.WebSocketResponse(
         heartbeat=config.heartbeat_seconds,
         max_msg_size=HARD_FRAME_LIMIT,
@@ -52,6 +69,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     center = app[keys.CENTER]
     dispatcher = app[keys.DISPATCHER]
     session = center.open_session(staff_from_request(request))
+    session.client = client
     app[keys.SOCKETS].add(ws)
     writer = asyncio.ensure_future(_write(ws, session))
     logger.info("%s connected", session.label)
@@ -93,24 +111,25 @@ async def _read(
         if session.overflowed:
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"too slow")
             break
+        # Every message counts toward the rate, whatever its size: the bucket comes first,
+        # so that oversized messages are rate limited (and end the socket) like any other.
         size = len(data.encode()) if isinstance(data, str) else len(data)
+        if not bucket.allow():
+            refused += 1
+            request_id = protocol.peek_id(data) if size <= max_bytes else None
+            session.send(
+                protocol.encode_error(request_id, ErrorCode.RATE_LIMITED, "Too many messages.")
+            )
+            if refused >= MAX_REFUSED:
+                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"rate limit")
+                break
+            continue
         if size > max_bytes:
             session.send(
                 protocol.encode_error(
                     None, ErrorCode.TOO_LARGE, f"Messages are limited to {max_bytes} bytes."
                 )
             )
-            continue
-        if not bucket.allow():
-            refused += 1
-            session.send(
-                protocol.encode_error(
-                    protocol.peek_id(data), ErrorCode.RATE_LIMITED, "Too many messages."
-                )
-            )
-            if refused >= MAX_REFUSED:
-                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"rate limit")
-                break
             continue
         session.send(await handle(session, data))
 

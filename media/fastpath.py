@@ -33,6 +33,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Final
 
 from aiortc.rtp import (
@@ -596,7 +597,9 @@ class OutboundStream:
             elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
                 try:
                     bitrate, _ = unpack_remb_fci(packet.fci)
-                except ValueError:
+                except (ValueError, struct.error):
+                    # aiortc reads as many SSRCs as the REMB claims, past the end too: an
+                    # exception here would end the viewer's DTLS transport.
                     return
                 if stream.source is not None:
                     await stream.source.forward_remb(bitrate)
@@ -616,7 +619,9 @@ class OutboundStream:
         if leg is None:
             return
         missing = []
-        for seq in lost:
+        # Each number once: a NACK may repeat them (a 1 KB NACK could name one packet 4000
+        # times), and aiortc's bitmask reading runs past 65535 instead of wrapping.
+        for seq in islice(dict.fromkeys(seq & 0xFFFF for seq in lost), HISTORY_SIZE):
             packet = self._history[seq % HISTORY_SIZE]
             if packet is not None and int.from_bytes(packet[2:4], "big") == seq:
                 rtx_payload_type = leg.rtx_payload_types.get(packet[1] & 0x7F)

@@ -24,6 +24,7 @@ from media.fastpath import InboundStream, Negotiation, OutboundStream, codec_nam
 from media.ice import IcePolicy, pinned_host_addresses
 from media.relay import DeferredTrack, new_relay
 from media.sdp import align_reoffer, parse_sections
+from media.sdpcheck import SdpShapeError, check_and_normalise
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,13 @@ class GlareError(NegotiationError):
 
 class NoPendingOfferError(NegotiationError):
     """An answer arrived while the gateway had no offer outstanding."""
+
+
+def _checked(sdp: str) -> str:
+    try:
+        return check_and_normalise(sdp)
+    except SdpShapeError as exc:
+        raise NegotiationError(str(exc)) from exc
 
 
 class PlaceholderTrack(MediaStreamTrack):
@@ -264,6 +272,7 @@ class MediaPeer:
             self._check_open()
             if self._pc.signalingState == "have-local-offer":
                 raise GlareError("the gateway has an offer outstanding")
+            sdp = _checked(sdp)
             if not opus_payload_types(sdp):
                 raise NegotiationError("the offer has no Opus audio")
             offer = RTCSessionDescription(sdp=self._policy.filter_sdp(sdp), type="offer")
@@ -273,10 +282,15 @@ class MediaPeer:
                 raise NegotiationError(str(exc) or type(exc).__name__) from exc
             self._restrict_transceivers()
             self._attach_pending(answering=True)
-            with pinned_host_addresses(self._policy.host_addresses):
-                answer = await self._pc.createAnswer()
-                await self._pc.setLocalDescription(answer)
-            self._route_inbound()
+            try:
+                with pinned_host_addresses(self._policy.host_addresses):
+                    answer = await self._pc.createAnswer()
+                    await self._pc.setLocalDescription(answer)
+                # Reads the remote description back, which aiortc writes anew: an address
+                # it parsed but cannot write (c=IN IP4 -1) fails only here.
+                self._route_inbound()
+            except Exception as exc:  # an offer aiortc accepted but cannot answer
+                raise NegotiationError(str(exc) or type(exc).__name__) from exc
             return str(self._pc.localDescription.sdp)
 
     async def create_offer(self) -> str | None:
@@ -298,12 +312,13 @@ class MediaPeer:
             self._check_open()
             if self._pc.signalingState != "have-local-offer":
                 raise NoPendingOfferError("no offer from the gateway is outstanding")
+            sdp = _checked(sdp)
             answer = RTCSessionDescription(sdp=self._policy.filter_sdp(sdp), type="answer")
             try:
                 await self._pc.setRemoteDescription(answer)
+                self._route_inbound()  # see accept_offer
             except Exception as exc:
                 raise NegotiationError(str(exc) or type(exc).__name__) from exc
-            self._route_inbound()
 
     async def close(self) -> None:
         """Release the peer connection, its streams and tasks (idempotent)."""
@@ -328,7 +343,13 @@ class MediaPeer:
         self._pending.clear()
         self._destinations.clear()
         self._inbound_by_pt.clear()
-        await self._pc.close()
+        try:
+            await self._pc.close()
+        except Exception as exc:
+            # An offer aiortc applied only in part (a media section left without a
+            # transport) makes its close fail part way: stop the transports it did not.
+            logger.warning("%s: closing failed: %s", self._label, type(exc).__name__)
+            await _stop_transports(self._pc)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -475,6 +496,18 @@ class MediaPeer:
             callback = self.on_failed
             self.on_failed = None
             callback()
+
+
+async def _stop_transports(pc: RTCPeerConnection) -> None:
+    """Stop every DTLS and ICE transport of ``pc`` that exists, whatever fails."""
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.receiver.transport
+        for transport in (dtls, getattr(dtls, "transport", None)):
+            if transport is not None:
+                try:
+                    await transport.stop()
+                except Exception as exc:
+                    logger.debug("stopping a transport failed: %s", type(exc).__name__)
 
 
 def _direct_receive(transport: Any, peer: MediaPeer) -> None:

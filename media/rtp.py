@@ -10,6 +10,8 @@ ONE_BYTE_PROFILE: Final = b"\xbe\xde"
 
 def header_length(data: bytes) -> int:
     """Length of the fixed header, CSRCs and extension block; -1 when malformed."""
+    if len(data) < 12:
+        return -1
     length = 12 + 4 * (data[0] & 0x0F)
     if data[0] & 0x10:
         if len(data) < length + 4:
@@ -20,7 +22,7 @@ def header_length(data: bytes) -> int:
 
 def one_byte_extensions(data: bytes) -> dict[int, bytes]:
     """The one-byte header extensions of a packet, by id (empty when there are none)."""
-    if not data[0] & 0x10:
+    if header_length(data) < 0 or not data[0] & 0x10:
         return {}
     start = 12 + 4 * (data[0] & 0x0F)
     if data[start : start + 2] != ONE_BYTE_PROFILE:
@@ -34,7 +36,7 @@ def one_byte_extensions(data: bytes) -> dict[int, bytes]:
             pos += 1
             continue
         ext_id, size = byte >> 4, (byte & 0x0F) + 1
-        if ext_id == 15:
+        if ext_id == 15 or pos + 1 + size > end:
             break
         found[ext_id] = bytes(data[pos + 1 : pos + 1 + size])
         pos += 1 + size
@@ -42,11 +44,16 @@ def one_byte_extensions(data: bytes) -> dict[int, bytes]:
 
 
 def find_one_byte_extension(data: bytes, ext_id: int) -> int:
-    """The first value byte of one-byte extension ``ext_id``, or -1 (the hot-path lookup)."""
-    start = 12 + 4 * (data[0] & 0x0F)
-    if data[start : start + 2] != ONE_BYTE_PROFILE:
+    """The first value byte of one-byte extension ``ext_id``, or -1 (the hot-path lookup).
+
+    Only what lies inside both the packet and its extension block is read.
+    """
+    if len(data) < 12:
         return -1
-    end = start + 4 + 4 * ((data[start + 2] << 8) | data[start + 3])
+    start = 12 + 4 * (data[0] & 0x0F)
+    if len(data) < start + 4 or data[start : start + 2] != ONE_BYTE_PROFILE:
+        return -1
+    end = min(start + 4 + 4 * ((data[start + 2] << 8) | data[start + 3]), len(data))
     pos = start + 4
     while pos < end:
         byte = data[pos]
@@ -54,7 +61,7 @@ def find_one_byte_extension(data: bytes, ext_id: int) -> int:
             pos += 1
             continue
         if byte >> 4 == ext_id:
-            return data[pos + 1] if pos + 1 < len(data) else -1
+            return data[pos + 1] if pos + 1 < end else -1
         if byte >> 4 == 15:
             return -1
         pos += 2 + (byte & 0x0F)

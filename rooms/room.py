@@ -28,6 +28,7 @@ class EndReason(StrEnum):
     PEER_LEFT = "peer_left"  # everyone but one participant left
     TIMEOUT = "timeout"  # the grace period ran out
     MEDIA_FAILED = "media_failed"
+    MEDIA_TIMEOUT = "media_timeout"  # no media came up in time
     SHUTDOWN = "shutdown"
 
 

@@ -43,6 +43,7 @@ from rooms.room import EndReason, Room, RoomEndedError
 from rooms.status import LineStatus, line_status
 from rooms.store import Store
 from rooms.switchboard import RoomChange, Switchboard, new_participant_id
+from signaling.clients import ClientTracker
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.local import Link, LocalParticipant, LocalRoom
 from signaling.session import Role, Session
@@ -64,6 +65,7 @@ class CallSettings:
 
     grace_seconds: float = 60.0
     invite_minutes: int = 30
+    media_timeout_seconds: float = 20.0
     base_url: str = ""
     forwarding: str = "packet"
 
@@ -81,6 +83,7 @@ class CallCenterCounters:
     resumed: int = 0
     resume_refused: int = 0
     interpreters_joined: int = 0
+    media_timeouts: int = 0
 
 
 class CallCenter:
@@ -95,7 +98,9 @@ class CallCenter:
         tokens: TokenService,
         settings: CallSettings | None = None,
         node_id: str | None = None,
+        clients: ClientTracker | None = None,
     ) -> None:
+        self.clients = clients if clients is not None else ClientTracker()
         self._settings = settings or CallSettings()
         self._lines = dict(lines)
         self._store = store
@@ -244,15 +249,24 @@ class CallCenter:
         if not line.hours.is_open(self._clock.now()):
             self.counters.queue_rejected += 1
             raise ProtocolError(ErrorCode.LINE_CLOSED)
+        client = session.client
+        if client is not None and not self.clients.take_place(client):
+            self.counters.queue_rejected += 1
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED, "Too many queue places from this connection."
+            )
         try:
             ticket, position = await self._switchboard.join_queue(line_id, line.max_queue)
-        except QueueFullError:
+        except (QueueFullError, AlreadyQueuedError) as exc:
+            if client is not None:
+                self.clients.release_place(client)
             self.counters.queue_rejected += 1
-            raise ProtocolError(ErrorCode.QUEUE_FULL) from None
-        except AlreadyQueuedError:  # a fresh ticket cannot collide; treat as state error
-            raise ProtocolError(ErrorCode.INVALID_STATE) from None
+            if isinstance(exc, QueueFullError):
+                raise ProtocolError(ErrorCode.QUEUE_FULL) from None
+            raise ProtocolError(ErrorCode.INVALID_STATE) from None  # a fresh ticket collided
         self.counters.queue_joined += 1
         local = LocalParticipant(ticket, ParticipantRole.RESIDENT, line_id, session=session)
+        local.place_of = client
         self._participants[ticket] = local
         session.participant = local
         estimate = await self._estimate(line, position)
@@ -324,6 +338,7 @@ class CallCenter:
         local_room = LocalRoom(room.id, line_id)
         self._rooms[room.id] = local_room
         resident.room_id = room.id
+        self._release_place(resident)
         local_room.members[resident.id] = resident
         me = self._add_local(session, professional, line_id, room.id)
         self.counters.calls_answered += 1
@@ -783,7 +798,8 @@ class CallCenter:
             return
 
         async def wait() -> None:
-            if not await peer.wait_connected(OFFER_WAIT_SECONDS):
+            if not await peer.wait_connected(self._settings.media_timeout_seconds):
+                await self._media_timed_out(local, peer)
                 return
             if local.room_id is None or local.peer is not peer or local.session is None:
                 return
@@ -798,6 +814,22 @@ class CallCenter:
                 )
 
         self._spawn(wait())
+
+    async def _media_timed_out(self, local: LocalParticipant, peer: MediaPeer) -> None:
+        """No media came up in time (e.g. a microphone prompt nobody answered): the
+        participant leaves, with a reason everyone sees, instead of holding the call."""
+        async with local.lock:
+            if (
+                local.peer is not peer
+                or peer.closed
+                or local.session is None  # away: the grace period decides
+                or local.room_id is None
+                or self._participants.get(local.id) is not local
+            ):
+                return
+            self.counters.media_timeouts += 1
+            local.send_event("call.ended", callId=local.room_id, reason="media_timeout")
+            await self._leave_room(local, EndReason.MEDIA_TIMEOUT)
 
     async def _media_failed(self, local: LocalParticipant, peer: MediaPeer) -> None:
         """A participant's media failed: a present participant leaves; one away keeps the
@@ -822,9 +854,15 @@ class CallCenter:
                 return
         await self._publish_line(local.line_id)
 
+    def _release_place(self, local: LocalParticipant) -> None:
+        if local.place_of is not None:
+            self.clients.release_place(local.place_of)
+            local.place_of = None
+
     async def _drop(self, local: LocalParticipant) -> None:
         """Release everything this node holds for a participant who has left."""
         local.cancel_grace()
+        self._release_place(local)
         if self._participants.get(local.id) is local:
             del self._participants[local.id]
         if local.session is not None and local.session.participant is local:
@@ -860,6 +898,7 @@ class CallCenter:
 
     async def offer(self, session: Session, sdp: str) -> str:
         """Apply a client's offer; returns the gateway's answer."""
+        _negotiation_allowed(session)
         local = session.participant
         peer = local.peer if local is not None else None
         if local is None or peer is None:
@@ -875,6 +914,7 @@ class CallCenter:
 
     async def answer(self, session: Session, sdp: str) -> None:
         """Apply a client's answer to the gateway's offer."""
+        _negotiation_allowed(session)
         local = session.participant
         peer = local.peer if local is not None else None
         if local is None or peer is None:
@@ -1014,6 +1054,13 @@ class CallCenter:
             await self._drop(local)
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _negotiation_allowed(session: Session) -> None:
+    """Offers cost real work: bounded per socket and per client (all its sockets)."""
+    client_ok = session.client is None or session.client.offers.allow()
+    if not (session.negotiations.allow() and client_ok):
+        raise ProtocolError(ErrorCode.RATE_LIMITED, "Too many offers; wait a moment.")
 
 
 def _staff_ref(staff: StaffClaims) -> str:

@@ -14,6 +14,7 @@ from rooms.participants import ParticipantRole
 
 if TYPE_CHECKING:
     from media.peer import MediaPeer
+    from signaling.clients import ClientState
     from signaling.session import Session
 
 
@@ -33,6 +34,7 @@ class LocalParticipant:
     last_position: int | None = None
     last_estimate: int | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one change at a time
+    place_of: ClientState | None = None  # the client whose queue place this is
 
     @property
     def queued(self) -> bool:

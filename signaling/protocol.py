@@ -18,6 +18,7 @@ MAX_SDP_CHARS: Final = 32 * 1024
 LINE_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,62}$"
 OPAQUE_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
 MAX_TOKEN_CHARS: Final = 4096
+TOO_DEEP: Final = "The message is nested too deeply."
 
 
 class Envelope(msgspec.Struct):
@@ -130,7 +131,7 @@ def peek_id(raw: str | bytes) -> int | None:
     """The request id of a message, if it can be read, without handling the message."""
     try:
         return _valid_id(_ENVELOPE_DECODER.decode(raw).id)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError, UnicodeEncodeError):
         return None
 
 
@@ -140,6 +141,14 @@ def decode_request(raw: str | bytes) -> Request:
         envelope = _ENVELOPE_DECODER.decode(raw)
     except msgspec.DecodeError as exc:
         raise DecodeError(ErrorCode.BAD_REQUEST, f"Malformed message: {exc}", None) from exc
+    except UnicodeEncodeError:
+        # Only a str built in this process can hold a lone surrogate (a socket's text is
+        # decoded strictly); msgspec cannot encode it to read it.
+        raise DecodeError(ErrorCode.BAD_REQUEST, "Malformed message: not UTF-8.", None) from None
+    except RecursionError:
+        # msgspec recurses into nested values, even ones it skips; its C code stops at the
+        # interpreter's recursion limit (Py_EnterRecursiveCall) and raises this, safely.
+        raise DecodeError(ErrorCode.BAD_REQUEST, TOO_DEEP, None) from None
     request_id = _valid_id(envelope.id)
     decoder = _DECODERS.get(envelope.type)
     if decoder is None:
@@ -152,6 +161,8 @@ def decode_request(raw: str | bytes) -> Request:
         request: Request = decoder.decode(raw)
     except msgspec.ValidationError as exc:
         raise DecodeError(ErrorCode.BAD_REQUEST, f"Invalid message: {exc}", request_id) from exc
+    except RecursionError:
+        raise DecodeError(ErrorCode.BAD_REQUEST, TOO_DEEP, request_id) from None
     _validate_fields(request)
     return request
 

@@ -9,14 +9,20 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
 from signaling.protocol import encode_event
+from signaling.ratelimit import TokenBucket
 from signaling.tokens import StaffClaims
 
 if TYPE_CHECKING:
+    from signaling.clients import ClientState
     from signaling.local import LocalParticipant
 
 logger = logging.getLogger(__name__)
 
 MAX_PENDING_MESSAGES: Final = 256
+# Negotiations (offers and answers) per socket: 10 at once, then one every 6 s. A call
+# needs two or three; each costs the gateway real work, so a flood is refused early.
+NEGOTIATION_BURST: Final = 10
+NEGOTIATIONS_PER_SECOND: Final = 1 / 6
 
 
 class Role(StrEnum):
@@ -35,8 +41,12 @@ class Session:
         default_factory=lambda: asyncio.Queue(MAX_PENDING_MESSAGES)
     )
     watching: set[str] = field(default_factory=set)
+    negotiations: TokenBucket = field(
+        default_factory=lambda: TokenBucket(NEGOTIATIONS_PER_SECOND, NEGOTIATION_BURST)
+    )
     participant: LocalParticipant | None = None  # the queue place or call this socket carries
     presence_id: str | None = None  # a professional's console, announced in the store
+    client: ClientState | None = None  # per-client counts (a pseudonymous key, no address)
     overflowed: bool = False
     replaced: bool = False  # another socket took over its participant
     closed: bool = False

@@ -1,12 +1,35 @@
-"""Shared fixtures: a real gateway on loopback for each test that asks for one."""
+"""Shared fixtures: a real gateway on loopback for each test that asks for one.
+
+Every log record a test captures goes through the gateway's privacy filter, as in
+production (:func:`gateway.logs.configure_logging` puts it on the root handlers): pytest's
+capture handlers are the root handlers during a test.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from gateway.logs import PrivacyFilter, install_privacy_filter
 from tests.support.gateway import RunningGateway, running_gateway
+
+
+@pytest.fixture(autouse=True)
+def _privacy_filtered_capture(
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
+    handlers = [caplog.handler]
+    plugin = request.config.pluginmanager.get_plugin("logging-plugin")
+    report = getattr(plugin, "report_handler", None)
+    if report is not None:
+        handlers.append(report)
+    for handler in handlers:
+        install_privacy_filter(handler)
+    yield
+    for handler in handlers:
+        for item in [f for f in handler.filters if isinstance(f, PrivacyFilter)]:
+            handler.removeFilter(item)
 
 
 @pytest.fixture

@@ -17,14 +17,18 @@ RESIDENT_TONE = 440.0
 STAFF_TONE = 1000.0
 
 
-async def connect_call(gateway: RunningGateway, cameras: bool = False) -> tuple[Caller, Caller]:
+async def connect_call(
+    gateway: RunningGateway, cameras: bool = False, staff_link: str | None = None
+) -> tuple[Caller, Caller]:
     resident = Caller(await gateway.resident(), RESIDENT_TONE, PatternTrack() if cameras else None)
     joined = await resident.signal.request("queue.join", line="demo")
     assert joined["position"] == 1
     resident.resume_token = joined["resumeToken"]
     await resident.start_media()
     staff = Caller(
-        await gateway.staff(lines=("demo",)), STAFF_TONE, PatternTrack() if cameras else None
+        await gateway.staff(lines=("demo",), link=staff_link),
+        STAFF_TONE,
+        PatternTrack() if cameras else None,
     )
     answered = await staff.signal.request("staff.answer_next", line="demo")
     assert answered["line"] == "demo"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 
 import pytest
@@ -12,25 +11,19 @@ from gateway.cli import signin_link
 from tests.integration.test_call import RESIDENT_TONE, STAFF_TONE, connect_call
 from tests.support.client import SignalClient
 from tests.support.gateway import RunningGateway, make_config, running_gateway
-
-OUR_LOGGERS = ("gateway", "signaling", "media", "rooms", "aiohttp.access")
-
-
-def capture_our_logs(caplog: pytest.LogCaptureFixture) -> None:
-    """Everything of ours at DEBUG, aiortc and aioice from WARNING."""
-    # (The last set_level also sets the capture handler's level: keep DEBUG last.)
-    for name in ("aiortc", "aioice"):
-        caplog.set_level(logging.WARNING, logger=name)
-    for name in OUR_LOGGERS:
-        caplog.set_level(logging.DEBUG, logger=name)
+from tests.support.logs import capture_all_logs, log_text
 
 
 async def test_logs_hold_no_addresses_sdp_or_tokens(
     gateway: RunningGateway, caplog: pytest.LogCaptureFixture
 ) -> None:
-    capture_our_logs(caplog)
+    capture_all_logs(caplog)
     link = signin_link(gateway.config, "Maija Meikäläinen", ("demo",))
-    resident, staff = await connect_call(gateway)
+    # Maija signs in with the link and answers the call: her name and token pass through.
+    resident, staff = await connect_call(gateway, staff_link=link)
+    me = await staff.signal.http.get(gateway.base_url + "/api/staff/me")
+    assert (await me.json())["name"] == "Maija Meikäläinen"
+    me.release()
     await resident.wait_hears(STAFF_TONE)
     await staff.wait_hears(RESIDENT_TONE)
     await resident.signal.request("hangup")
@@ -39,13 +32,15 @@ async def test_logs_hold_no_addresses_sdp_or_tokens(
         await caller.stop_media()
         await caller.signal.close()
     await asyncio.sleep(0.2)
-    text = "\n".join(record.getMessage() for record in caplog.records)
+    text = log_text(caplog.records)
     assert "connected" in text  # the log is being captured at all
+    assert "aiohttp.access" in text  # aiohttp's loggers are read too
+    assert "a professional signed in" in text  # with the link above
     for secret in ("127.0.0.1", "candidate", "v=0", "a=fingerprint", "ice-ufrag", "eyJ"):
         assert secret not in text, secret
     assert link.split("#token=")[1] not in text
     assert "Meikäläinen" not in text
-    assert "Test Worker" not in text
+    assert "Maija" not in text
 
 
 async def test_dead_socket_is_detected_and_releases_queue_place() -> None:
@@ -68,7 +63,7 @@ async def test_dead_socket_is_detected_and_releases_queue_place() -> None:
 async def test_logs_hold_no_resume_or_invitation_tokens(
     gateway: RunningGateway, caplog: pytest.LogCaptureFixture
 ) -> None:
-    capture_our_logs(caplog)
+    capture_all_logs(caplog)
     resident, staff = await connect_call(gateway)
     invite = await staff.signal.request("interpreter.invite", language="so")
     invitation = invite["url"].split("#token=", 1)[1]
@@ -87,7 +82,7 @@ async def test_logs_hold_no_resume_or_invitation_tokens(
     for client in (back, interpreter, staff.signal):
         await client.close()
     await asyncio.sleep(0.2)
-    text = "\n".join(record.getMessage() for record in caplog.records)
+    text = log_text(caplog.records)
     assert re.search(r"participant resident \w+ -> reconnecting", text)  # the log is captured
     for secret in (first, resumed["resumeToken"], invitation, invitation.split(".")[1]):
         assert secret not in text

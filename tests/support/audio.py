@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
+import itertools
 import time
 
 import av
@@ -55,6 +56,7 @@ class AudioSink:
         self._keep = int(keep_seconds * SAMPLE_RATE)
         self._samples = np.zeros(0, dtype=np.float64)
         self.frames = 0
+        self.arrivals: list[float] = []  # monotonic time of each frame, the latest 3000
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -74,6 +76,9 @@ class AudioSink:
                 mono = data.reshape(-1)[::channels] if channels > 1 else data.reshape(-1)
                 self._samples = np.concatenate([self._samples, mono])[-self._keep :]
                 self.frames += 1
+                self.arrivals.append(time.monotonic())
+                if len(self.arrivals) > 3000:
+                    del self.arrivals[:1000]
         except MediaStreamError:
             pass
 
@@ -88,6 +93,11 @@ class AudioSink:
         spectrum = np.abs(np.fft.rfft(self._samples * np.hanning(self._samples.size)))
         freqs = np.fft.rfftfreq(self._samples.size, 1 / SAMPLE_RATE)
         return float(freqs[int(np.argmax(spectrum))])
+
+    def max_gap(self, since: float) -> float:
+        """The longest time without a frame since ``since`` (monotonic), up to now."""
+        stamps = [since, *(t for t in self.arrivals if t >= since), time.monotonic()]
+        return max(b - a for a, b in itertools.pairwise(stamps))
 
     def rms(self) -> float:
         if self._samples.size == 0:

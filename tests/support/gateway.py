@@ -16,7 +16,7 @@ from gateway import keys
 from gateway.app import create_app
 from gateway.cli import signin_link
 from gateway.config import Config, from_mapping
-from gateway.logs import PrivacyAccessLogger
+from gateway.server import serve_app
 from rooms.clock import Clock
 from rooms.store import Store
 from signaling.calls import CallCenter
@@ -51,6 +51,7 @@ def make_config(extra: Mapping[str, Any] | None = None, port: int | None = None)
 class RunningGateway:
     config: Config
     app: web.Application
+    runner: web.AppRunner | None = None
 
     @property
     def base_url(self) -> str:
@@ -74,15 +75,18 @@ class RunningGateway:
         name: str = "Test Worker",
         lines: tuple[str, ...] = (),
         now: datetime | Literal["app"] | None = "app",
+        link: str | None = None,
     ) -> SignalClient:
         """Sign in through the one-time link and open a staff socket.
 
         ``now``: the time the link is issued at; by default the app's clock (which may be
-        a fake one), None for the system clock.
+        a fake one), None for the system clock. ``link``: sign in with this link instead
+        of a new one.
         """
         http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-        issued = self.app[keys.CLOCK].now() if now == "app" else now
-        link = signin_link(self.config, name, lines, issued)
+        if link is None:
+            issued = self.app[keys.CLOCK].now() if now == "app" else now
+            link = signin_link(self.config, name, lines, issued)
         token = link.split("#token=", 1)[1]
         async with http.post(
             self.base_url + "/api/staff/signin",
@@ -105,14 +109,8 @@ async def running_gateway(
 ) -> AsyncIterator[RunningGateway]:
     config = config or make_config()
     app = await create_app(config, clock=clock, store_factory=store_factory)
-    runner = web.AppRunner(app, access_log_class=PrivacyAccessLogger, shutdown_timeout=5)
-    await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
-    await site.start()
-    try:
-        yield RunningGateway(config, app)
-    finally:
-        await runner.cleanup()
+    async with serve_app(app, config, shutdown_timeout=5) as runner:
+        yield RunningGateway(config, app, runner)
 
 
 def with_port(config: Config, port: int) -> Config:

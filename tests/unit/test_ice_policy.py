@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import aioice.ice
+import asyncio
 
-from media.ice import IcePolicy, pinned_host_addresses
+import aioice.ice
+from aioice import stun
+
+from media.ice import IcePolicy, IceServer, pinned_host_addresses
 
 SDP = (
     "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
@@ -35,26 +38,80 @@ def test_pinning_is_scoped() -> None:
     assert "127.0.0.1" not in aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False)
 
 
-async def test_gateway_peer_uses_no_default_stun() -> None:
+OFFER_SDP = (
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+    "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendrecv\r\n"
+    "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
+    "a=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\na=setup:actpass\r\n"
+    "a=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n"
+)
+MAPPED = ("192.0.2.77", 40000)  # what the test's STUN server reports (TEST-NET-1)
+
+
+class StunResponder(asyncio.DatagramProtocol):
+    """A STUN server on loopback that answers every binding request with ``MAPPED``."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.DatagramTransport) -> None:  # type: ignore[override]
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        request = stun.parse_message(data)
+        self.requests += 1
+        response = stun.Message(
+            message_method=request.message_method,
+            message_class=stun.Class.RESPONSE,
+            transaction_id=request.transaction_id,
+            attributes={"XOR-MAPPED-ADDRESS": MAPPED},
+        )
+        assert self.transport is not None
+        self.transport.sendto(bytes(response), addr)
+
+
+async def answer_with(policy: IcePolicy) -> tuple[str, list[object]]:
+    """The gateway peer's answer for ``policy``, and its ICE connections' STUN/TURN servers."""
     from media.peer import MediaPeer
 
-    peer = MediaPeer(IcePolicy(host_addresses=("127.0.0.1",)), "test")
-    offer_sdp = (
-        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
-        "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendrecv\r\n"
-        "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
-        "a=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\na=setup:actpass\r\n"
-        "a=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n"
-    )
-    answer = await peer.accept_offer(offer_sdp)
+    peer = MediaPeer(policy, "test")
     try:
-        assert "stun" not in answer.lower()
-        candidates = [line for line in answer.splitlines() if line.startswith("a=candidate:")]
-        assert candidates
-        assert all(" 127.0.0.1 " in line and "typ host" in line for line in candidates)
+        answer = await peer.accept_offer(OFFER_SDP)
+        servers: list[object] = []
         for transceiver in peer._pc.getTransceivers():
             connection = transceiver.receiver.transport.transport.iceGatherer._connection
-            assert connection.stun_server is None
-            assert connection.turn_server is None
+            servers += [connection.stun_server, connection.turn_server]
+        return answer, servers
     finally:
         await peer.close()
+
+
+async def test_gateway_peer_uses_no_default_stun() -> None:
+    loop = asyncio.get_running_loop()
+    transport, responder = await loop.create_datagram_endpoint(
+        StunResponder, local_addr=("127.0.0.1", 0)
+    )
+    try:
+        port = transport.get_extra_info("sockname")[1]
+        # The probe first, with a STUN server configured: the answer carries the
+        # server-reflexive candidate it reported, and the ICE agent knows the server.
+        answer, servers = await answer_with(
+            IcePolicy(
+                host_addresses=("127.0.0.1",),
+                servers=(IceServer(urls=(f"stun:127.0.0.1:{port}",)),),
+            )
+        )
+        assert responder.requests >= 1
+        assert f"{MAPPED[0]} {MAPPED[1]} typ srflx" in answer
+        assert ("127.0.0.1", port) in servers
+        # The gateway's own policy: no STUN server at all (aiortc's default is a public
+        # Google server), so host candidates only.
+        answer, servers = await answer_with(IcePolicy(host_addresses=("127.0.0.1",)))
+        candidates = [line for line in answer.splitlines() if line.startswith("a=candidate:")]
+        assert candidates
+        assert all(" 127.0.0.1 " in line and line.endswith("typ host") for line in candidates)
+        assert "typ srflx" not in answer and "typ relay" not in answer
+        assert servers == [None, None]
+    finally:
+        transport.close()

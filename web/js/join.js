@@ -461,6 +461,7 @@ const END_KEYS = {
   peer_left: 'join.ended.peer_left',
   timeout: 'join.ended.timeout',
   media_failed: 'join.ended.media_failed',
+  media_timeout: 'join.ended.media_timeout',
   shutdown: 'join.ended.shutdown',
 };
 

@@ -634,6 +634,7 @@ function announce(text) {
 const END_REASON_KEYS = {
   peer_left: 'call.endedReason.peer_left',
   media_failed: 'call.endedReason.media_failed',
+  media_timeout: 'call.endedReason.media_timeout',
   shutdown: 'call.endedReason.shutdown',
   timeout: 'call.endedReason.timeout',
 };

@@ -742,6 +742,7 @@ async function removeInterpreter() {
 const END_REASON_KEYS = {
   removed: 'call.endedReason.removed',
   media_failed: 'call.endedReason.media_failed',
+  media_timeout: 'call.endedReason.media_timeout',
   shutdown: 'call.endedReason.shutdown',
   timeout: 'call.endedReason.timeout',
 };

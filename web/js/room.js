@@ -216,7 +216,7 @@ export function renderRoster(listEl, roster) {
 /** Plain words for why someone left ("left the call", "was removed", …). */
 export function leftText(p, reason) {
   const who = participantName(p);
-  const known = ['hangup', 'removed', 'timeout', 'media_failed'];
+  const known = ['hangup', 'removed', 'timeout', 'media_failed', 'media_timeout'];
   const key = known.includes(reason) ? `room.left.${reason}` : 'room.left.other';
   return t(key, { who });
 }
