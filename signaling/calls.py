@@ -68,6 +68,7 @@ class CallSettings:
     media_timeout_seconds: float = 20.0
     base_url: str = ""
     forwarding: str = "packet"
+    wrapup_seconds: int = 30
 
 
 @dataclass
@@ -129,6 +130,10 @@ class CallCenter:
     @property
     def grace(self) -> timedelta:
         return timedelta(seconds=self._settings.grace_seconds)
+
+    @property
+    def wrapup_seconds(self) -> int:
+        return self._settings.wrapup_seconds
 
     @property
     def active_calls(self) -> int:
@@ -249,6 +254,10 @@ class CallCenter:
         if not line.hours.is_open(self._clock.now()):
             self.counters.queue_rejected += 1
             raise ProtocolError(ErrorCode.LINE_CLOSED)
+        answerable = await self._staff_online(line_id) > 0
+        if not answerable and not line.queue_when_unstaffed:
+            self.counters.queue_rejected += 1
+            raise ProtocolError(ErrorCode.UNSTAFFED)
         client = session.client
         if client is not None and not self.clients.take_place(client):
             self.counters.queue_rejected += 1
@@ -280,6 +289,8 @@ class CallCenter:
             "estimatedWaitSeconds": estimate,
             "participantId": ticket,
             "resumeToken": token,
+            "answerable": answerable,
+            "warning": None if answerable else "unstaffed",
         }
 
     async def leave_queue(self, session: Session) -> None:
@@ -305,6 +316,8 @@ class CallCenter:
             raise ProtocolError(ErrorCode.FORBIDDEN, "This line is not assigned to you.")
         if session.participant is not None:
             raise ProtocolError(ErrorCode.INVALID_STATE, "Already in a call.")
+        if not session.available:
+            raise ProtocolError(ErrorCode.INVALID_STATE, "Set yourself available to answer.")
         while True:
             professional = Participant(
                 new_participant_id(), ParticipantRole.PROFESSIONAL, staff_ref=_staff_ref(staff)
@@ -998,12 +1011,22 @@ class CallCenter:
             if await self._switchboard.sweep(line_id):
                 await self._publish_line(line_id)
 
+    async def set_available(self, session: Session, available: bool) -> None:
+        """A console goes Available or Away; its lines are re-published."""
+        self._require_staff(session)
+        if session.available == available:
+            return
+        session.available = available
+        await self._announce(session)
+
     async def _announce(self, session: Session, publish: bool = True) -> None:
         if session.staff is None or session.presence_id is None or session.closed:
             return
         lines = self._staff_line_ids(session)
         expires = self._clock.now() + PRESENCE_TTL
-        await self._store.presence.announce(session.presence_id, tuple(lines), expires)
+        await self._store.presence.announce(
+            session.presence_id, tuple(lines), expires, session.available
+        )
         if publish:
             await self._publish_lines(lines)
 

@@ -68,6 +68,8 @@ class Dispatcher:
                 "name": session.staff.name,
                 "lines": list(session.staff.lines),
                 "calls": await self._center.rejoinable(session),
+                "available": session.available,
+                "wrapupSeconds": self._center.wrapup_seconds,
             }
         return {
             "protocol": p.PROTOCOL_VERSION,
@@ -107,6 +109,12 @@ class Dispatcher:
             raise ProtocolError(ErrorCode.UNAUTHORIZED)
         return await self._center.answer_next(session, request.line)
 
+    async def staff_status(self, session: Session, request: p.StaffStatus) -> Result:
+        if session.role is not Role.STAFF:
+            raise ProtocolError(ErrorCode.UNAUTHORIZED)
+        await self._center.set_available(session, request.available)
+        return {"available": session.available}
+
     async def resume(self, session: Session, request: p.Resume) -> Result:
         return await self._center.resume(session, request.token, request.keepMedia)
 
@@ -142,6 +150,7 @@ HANDLERS: Final[Mapping[type[p.Request], Handler]] = MappingProxyType(
         p.Answer: _handler(Dispatcher.answer),
         p.Hangup: _handler(Dispatcher.hangup),
         p.StaffAnswerNext: _handler(Dispatcher.staff_answer_next),
+        p.StaffStatus: _handler(Dispatcher.staff_status),
         p.Resume: _handler(Dispatcher.resume),
         p.CallRejoin: _handler(Dispatcher.call_rejoin),
         p.InterpreterInvite: _handler(Dispatcher.interpreter_invite),

@@ -154,3 +154,13 @@ async def test_locks_exclude_each_other(store: Store) -> None:
 
     await asyncio.gather(*(worker(str(i)) for i in range(10)))
     assert overlaps == 0
+
+
+async def test_presence_counts_only_available_consoles(store: Store) -> None:
+    await store.presence.announce("s1", ("demo",), T0 + LEASE)
+    await store.presence.announce("s2", ("demo",), T0 + LEASE, available=False)
+    assert await store.presence.count("demo", T0) == 1
+    counts = await store.presence.counts("demo", T0)
+    assert (counts.available, counts.away) == (1, 1)
+    await store.presence.announce("s1", ("demo",), T0 + LEASE, available=False)
+    assert await store.presence.count("demo", T0) == 0

@@ -70,10 +70,10 @@ async def test_call_through_a_gateway_process_then_drain(
     config = load_config(None, env=env)
     # Only the HTTP/WebSocket side of RunningGateway is used: the app lives in the process.
     remote = RunningGateway(config, app=None)  # type: ignore[arg-type]
+    staff = Caller(await remote.staff(lines=("demo",), now=None), STAFF_TONE)
     resident = Caller(await remote.resident(), RESIDENT_TONE)
     await resident.signal.request("queue.join", line="demo")
     await resident.start_media()
-    staff = Caller(await remote.staff(lines=("demo",), now=None), STAFF_TONE)
     await staff.signal.request("staff.answer_next", line="demo")
     await staff.start_media()
     await resident.wait_hears(STAFF_TONE)

@@ -19,6 +19,7 @@ LINES = {
             "hours": {d: ["09:00-15:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
             "max_queue": 2,
             "default_handle_minutes": 5,
+            "queue_when_unstaffed": True,
         }
     }
 }
@@ -192,3 +193,52 @@ async def test_draining_node_takes_no_new_queue_places(gateway: RunningGateway) 
     await staff.request("hangup")
     for client in (queued, late, staff):
         await client.close()
+
+
+async def test_no_available_professional_refuses_the_queue_and_away_is_not_counted() -> None:
+    async with running_gateway(make_config(unstaffed_demo=False)) as gw:
+        resident = await gw.resident()
+        status = (await resident.request("line.watch", line="demo"))["status"]
+        assert (status["answerable"], status["accepting"], status["reason"]) == (
+            False,
+            False,
+            "unstaffed",
+        )
+        with pytest.raises(RequestFailed) as refused:
+            await resident.request("queue.join", line="demo")
+        assert refused.value.code == "unstaffed"
+        staff = await gw.staff(lines=("demo",))
+        assert (await staff.request("hello"))["staff"]["available"] is True
+        assert (await gw.center.status("demo")).staff_online == 1
+        assert await staff.request("staff.status", available=False) == {"available": False}
+        away = await gw.center.status("demo")
+        assert (away.staff_online, away.answerable, away.reason) == (0, False, "unstaffed")
+        with pytest.raises(RequestFailed) as refused:
+            await resident.request("queue.join", line="demo")
+        assert refused.value.code == "unstaffed"
+        await staff.request("staff.status", available=True)
+        joined = await resident.request("queue.join", line="demo")
+        assert (joined["answerable"], joined["warning"]) == (True, None)
+        await resident.request("queue.leave")
+        for client in (resident, staff):
+            await client.close()
+
+
+async def test_away_professional_cannot_answer(gateway: RunningGateway) -> None:
+    staff = await gateway.staff(lines=("demo",))
+    await staff.request("staff.status", available=False)
+    with pytest.raises(RequestFailed) as refused:
+        await staff.request("staff.answer_next", line="demo")
+    assert refused.value.code == "invalid_state"
+    await staff.close()
+
+
+async def test_line_allowing_unstaffed_queueing_accepts_with_warning(
+    gateway: RunningGateway,
+) -> None:
+    resident = await gateway.resident()
+    joined = await resident.request("queue.join", line="demo")
+    assert (joined["answerable"], joined["warning"]) == (False, "unstaffed")
+    status = await gateway.center.status("demo")
+    assert (status.accepting, status.warning) == (True, "unstaffed")
+    await resident.close()

@@ -33,9 +33,43 @@ def test_open_line_matches_protocol_example() -> None:
         "queueLength": 2,
         "estimatedWaitSeconds": 360,
         "staffOnline": 1,
+        "staffAvailable": 1,
+        "answerable": True,
+        "reason": None,
+        "warning": None,
+        "nextStaffed": None,
         "nextOpening": None,
         "closesAt": "2026-11-23T15:00:00+02:00",
+        "timeZone": "Europe/Helsinki",
+        "weeklyHours": [
+            {"weekday": 0, "ranges": [{"opens": "12:00", "closes": "15:00"}]},
+            *({"weekday": d, "ranges": []} for d in (1, 2, 3)),
+            {"weekday": 4, "ranges": [{"opens": "09:00", "closes": "15:00"}]},
+            *({"weekday": d, "ranges": []} for d in (5, 6)),
+        ],
     }
+
+
+def test_open_line_without_available_staff_is_not_answerable() -> None:
+    now = datetime(2026, 11, 23, 13, 0, tzinfo=HEL)  # Monday, open
+    data = line_status(demo_line(), now, 0, staff_online=0, mean_talk_seconds=None).to_json()
+    assert data["open"] is True
+    assert data["answerable"] is False
+    assert data["accepting"] is False
+    assert data["reason"] == "unstaffed"
+    next_staffed = data["nextStaffed"]
+    assert isinstance(next_staffed, dict)
+    assert next_staffed["at"] == "2026-11-27T09:00:00+02:00"  # Friday's shift
+
+
+def test_line_allowing_unstaffed_queueing_accepts_with_warning() -> None:
+    now = datetime(2026, 11, 23, 13, 0, tzinfo=HEL)
+    line = ServiceLine.from_config(
+        "demo", {"names": {"fi": "Demo"}, "always_open": True, "queue_when_unstaffed": True}
+    )
+    data = line_status(line, now, 0, staff_online=0, mean_talk_seconds=None).to_json()
+    assert (data["accepting"], data["warning"], data["reason"]) == (True, "unstaffed", None)
+    assert data["weeklyHours"] is None  # open around the clock
 
 
 def test_closed_line_has_next_opening() -> None:
