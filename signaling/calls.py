@@ -415,7 +415,7 @@ class CallCenter:
         async with local.lock:
             if self._participants.get(participant_id) is not local:
                 return  # left meanwhile
-            local.send_event("call.ended", callId=room.id, reason="removed")
+            local.send_event("call.ended", callId=room.id, reason="removed", by="professional")
             await self._room_op(
                 room.id, self._switchboard.leave, participant_id, leaver=(local, "removed")
             )
@@ -440,7 +440,11 @@ class CallCenter:
         for member in local_room.participants():
             if member.id != participant_id:
                 member.send_event(
-                    "participant.left", callId=room.id, participant=left.public(), reason=reason
+                    "participant.left",
+                    callId=room.id,
+                    participant=left.public(),
+                    reason=reason,
+                    by=_by(left.role, reason),
                 )
 
     async def _room_op(
@@ -459,9 +463,10 @@ class CallCenter:
         try:
             change: RoomChange = await op(room_id, *args)
         except RoomEndedError:
+            by = leaver[0].role.value if leaver is not None else None
             if leaver is not None:
                 await self._drop(leaver[0])
-            await self._room_ended_locally(room_id, EndReason.PEER_LEFT)
+            await self._room_ended_locally(room_id, EndReason.PEER_LEFT, by)
             return None
         except (InvalidTransitionError, KeyError):
             # The participant left meanwhile (e.g. the grace period ran out first).
@@ -473,7 +478,8 @@ class CallCenter:
             self._announce_left(change.room, local.id, reason)
             await self._drop(local)
         if change.ended:
-            await self._room_ended_locally(room_id, change.room.end_reason or EndReason.HANGUP)
+            by = _by(leaver[0].role, leaver[1]) if leaver is not None else None
+            await self._room_ended_locally(room_id, change.room.end_reason or EndReason.HANGUP, by)
             return change
         self._announce_changes(change.room, change.changes)
         return change
@@ -492,12 +498,15 @@ class CallCenter:
                         "participant.updated", callId=room.id, participant=participant.public()
                     )
 
-    async def _room_ended_locally(self, room_id: str, reason: EndReason) -> None:
+    async def _room_ended_locally(
+        self, room_id: str, reason: EndReason, by: str | None = None
+    ) -> None:
+        """``by``: the role whose action or connection ended the room (None: the gateway)."""
         local_room = self._rooms.pop(room_id, None)
         if local_room is None:
             return
         for member in local_room.participants():
-            member.send_event("call.ended", callId=room_id, reason=reason.value)
+            member.send_event("call.ended", callId=room_id, reason=reason.value, by=by)
         for member in local_room.participants():
             await self._drop(member)
         self.counters.calls_ended += 1
@@ -841,7 +850,9 @@ class CallCenter:
             ):
                 return
             self.counters.media_timeouts += 1
-            local.send_event("call.ended", callId=local.room_id, reason="media_timeout")
+            local.send_event(
+                "call.ended", callId=local.room_id, reason="media_timeout", by=local.role.value
+            )
             await self._leave_room(local, EndReason.MEDIA_TIMEOUT)
 
     async def _media_failed(self, local: LocalParticipant, peer: MediaPeer) -> None:
@@ -862,7 +873,9 @@ class CallCenter:
                 local.send_event("queue.ended", line=local.line_id, reason="media_failed")
                 await self._drop(local)
             else:
-                local.send_event("call.ended", callId=local.room_id, reason="media_failed")
+                local.send_event(
+                    "call.ended", callId=local.room_id, reason="media_failed", by=local.role.value
+                )
                 await self._leave_room(local, EndReason.MEDIA_FAILED)
                 return
         await self._publish_line(local.line_id)
@@ -1084,6 +1097,11 @@ def _negotiation_allowed(session: Session) -> None:
     client_ok = session.client is None or session.client.offers.allow()
     if not (session.negotiations.allow() and client_ok):
         raise ProtocolError(ErrorCode.RATE_LIMITED, "Too many offers; wait a moment.")
+
+
+def _by(role: ParticipantRole, reason: str) -> str:
+    """Whose action or connection a leave was: the leaver's, the professional's for removed."""
+    return ParticipantRole.PROFESSIONAL.value if reason == "removed" else role.value
 
 
 def _staff_ref(staff: StaffClaims) -> str:
