@@ -57,6 +57,7 @@ class Config:
     grace_seconds: float = 60.0
     invite_minutes: int = 30
     media_timeout_seconds: float = 20.0
+    wrapup_seconds: int = 30
     log_level: str = "INFO"
     event_loop: str = "uvloop"
 
@@ -237,6 +238,9 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
         ),
         invite_minutes=_int(
             calls.get("invite_minutes", d.invite_minutes), "calls.invite_minutes", 1, 30
+        ),
+        wrapup_seconds=_int(
+            calls.get("wrapup_seconds", d.wrapup_seconds), "calls.wrapup_seconds", 0, 600
         ),
         media_timeout_seconds=_float(
             calls.get("media_timeout_seconds", d.media_timeout_seconds),

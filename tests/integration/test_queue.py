@@ -242,3 +242,10 @@ async def test_line_allowing_unstaffed_queueing_accepts_with_warning(
     status = await gateway.center.status("demo")
     assert (status.accepting, status.warning) == (True, "unstaffed")
     await resident.close()
+
+
+async def test_hello_gives_staff_the_configured_wrapup() -> None:
+    async with running_gateway(make_config({"calls": {"wrapup_seconds": 12}})) as gw:
+        staff = await gw.staff(lines=("demo",))
+        assert (await staff.request("hello"))["staff"]["wrapupSeconds"] == 12
+        await staff.close()
