@@ -289,7 +289,9 @@ async def test_resident_gone_longer_than_the_grace_period(
 
     await proxy.cut(5)
     # The professional is told in plain words why the call ended; not "hung up".
-    await expect(status_with(console, "did not come back in time")).to_be_visible(timeout=10000)
+    await expect(status_with(console, "connection to the resident was lost")).to_be_visible(
+        timeout=10000
+    )
     await expect(console.get_by_text("hung up")).to_have_count(0)
     # The resident's page comes back, finds the call over and says so.
     await expect(status_with(resident, "The call has ended")).to_be_visible(timeout=15000)
