@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from rooms.estimate import estimate_wait_seconds
+from rooms.estimate import LineLoad, estimate_wait_seconds
 from rooms.lines import ServiceLine
 
 __all__ = ["LineStatus", "NextOpening", "line_status"]
@@ -87,17 +87,15 @@ def line_status(
     line: ServiceLine,
     now: datetime,
     queue_length: int,
-    staff_online: int,
-    mean_talk_seconds: float | None,
+    load: LineLoad,
 ) -> LineStatus:
-    """Status of `line` at `now`; `staff_online` counts the *available* consoles.
+    """Status of `line` at `now`; `load.staff_available` counts the *available* consoles.
 
-    The estimate is for a new caller (position queue_length + 1), using the line's
-    default handling time until a mean talk time is known; it is computed even when
-    the line is not accepting.
+    The estimate is for a new caller (position queue_length + 1); it is computed even
+    when the line is not accepting.
     """
+    staff_online = load.staff_available
     is_open = line.hours.is_open(now)
-    mean = line.talk_seconds(mean_talk_seconds)
     next_at = None if is_open else line.hours.next_opening(now)
     answerable = is_open and staff_online > 0
     reason: str | None = None
@@ -121,7 +119,7 @@ def line_status(
         open=is_open,
         accepting=reason is None,
         queue_length=queue_length,
-        estimated_wait_seconds=estimate_wait_seconds(queue_length + 1, mean, staff_online),
+        estimated_wait_seconds=estimate_wait_seconds(queue_length + 1, load),
         staff_online=staff_online,
         next_opening=None if next_at is None else NextOpening.from_datetime(next_at),
         closes_at=line.hours.closes_at(now) if is_open else None,

@@ -29,8 +29,9 @@ from media.ice import IcePolicy
 from media.peer import GlareError, MediaPeer, NegotiationError, NoPendingOfferError
 from rooms.clock import Clock
 from rooms.errors import AlreadyQueuedError, QueueFullError
-from rooms.estimate import estimate_wait_seconds
+from rooms.estimate import LineLoad, estimate_wait_seconds
 from rooms.lines import ServiceLine
+from rooms.load import line_load
 from rooms.participants import (
     InvalidTransitionError,
     Participant,
@@ -47,6 +48,7 @@ from signaling.clients import ClientTracker
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.local import Link, LocalParticipant, LocalRoom
 from signaling.session import Role, Session
+from signaling.staffqueue import StaffQueue
 from signaling.tokens import StaffClaims, TokenError, TokenService
 
 logger = logging.getLogger(__name__)
@@ -117,6 +119,8 @@ class CallCenter:
         self._participants: dict[str, LocalParticipant] = {}
         self._rooms: dict[str, LocalRoom] = {}
         self._last_status: dict[str, LineStatus] = {}
+        self._last_staff_queue: dict[str, StaffQueue] = {}
+        self._waiting_key = secrets.token_bytes(16)  # waiting ids for staff, per node
         self._tasks: set[asyncio.Task[Any]] = set()
         self.counters = CallCenterCounters()
         self.draining = False  # set when the node drains: no new queue places
@@ -224,15 +228,18 @@ class CallCenter:
     async def status(self, line_id: str) -> LineStatus:
         line = self.line(line_id)
         queue_length = await self._store.queues.length(line_id)
-        mean = await self._store.stats.mean_talk_time(line_id)
-        staff = await self._staff_online(line_id)
-        return line_status(line, self._clock.now(), queue_length, staff, mean)
+        return line_status(line, self._clock.now(), queue_length, await self._load(line))
 
-    async def watch(self, session: Session, line_id: str) -> LineStatus:
+    async def watch(
+        self, session: Session, line_id: str
+    ) -> tuple[LineStatus, dict[str, object] | None]:
+        """Status events for `line_id`; on a staff socket of that line, the waiting list too."""
         status = await self.status(line_id)
         self._watchers[line_id].add(session)
         session.watching.add(line_id)
-        return status
+        if not self._staffs_line(session, line_id):
+            return status, None
+        return status, (await self._staff_queue(line_id)).to_json(self._clock.now())
 
     def unwatch(self, session: Session, line_id: str) -> None:
         self.line(line_id)
@@ -280,6 +287,7 @@ class CallCenter:
         session.participant = local
         estimate = await self._estimate(line, position)
         local.last_position, local.last_estimate = position, estimate
+        local.last_answerable = answerable
         self._new_peer(local)
         token = await self._resume.issue(ResumeGrant(ticket, local.role, line_id))
         await self._publish_line(line_id)
@@ -724,7 +732,9 @@ class CallCenter:
             line = self._lines[local.line_id]
             position = await self._store.queues.position(local.line_id, local.id) or 1
             estimate = await self._estimate(line, position)
+            answerable = await self._answerable(line)
             local.last_position, local.last_estimate = position, estimate
+            local.last_answerable = answerable
             return {
                 "participantId": local.id,
                 "role": local.role.value,
@@ -732,6 +742,7 @@ class CallCenter:
                 "line": local.line_id,
                 "position": position,
                 "estimatedWaitSeconds": estimate,
+                "answerable": answerable,
             }
         local_room = self._rooms.get(local.room_id or "")
         if local_room is not None:
@@ -976,10 +987,23 @@ class CallCenter:
 
     # -- publishing -------------------------------------------------------------------------
 
+    async def _load(self, line: ServiceLine) -> LineLoad:
+        return await line_load(self._store, line, self._clock.now(), self._settings.wrapup_seconds)
+
     async def _estimate(self, line: ServiceLine, position: int) -> int:
-        mean = await self._store.stats.mean_talk_time(line.id)
-        staff = await self._staff_online(line.id)
-        return estimate_wait_seconds(position, line.talk_seconds(mean), staff)
+        return estimate_wait_seconds(position, await self._load(line))
+
+    async def _answerable(self, line: ServiceLine) -> bool:
+        return line.hours.is_open(self._clock.now()) and await self._staff_online(line.id) > 0
+
+    async def _staff_queue(self, line_id: str) -> StaffQueue:
+        entries = await self._store.queues.entries(line_id)
+        counts = await self._store.presence.counts(line_id, self._clock.now())
+        return StaffQueue.build(line_id, entries, counts, self._waiting_key)
+
+    @staticmethod
+    def _staffs_line(session: Session, line_id: str) -> bool:
+        return session.staff is not None and line_id in session.staff.lines
 
     async def _publish_lines(self, line_ids: list[str]) -> None:
         for line_id in line_ids:
@@ -988,25 +1012,39 @@ class CallCenter:
     async def _publish_line(self, line_id: str) -> None:
         """Tell queued callers their place and watchers the line's status, if changed."""
         line = self._lines[line_id]
+        now = self._clock.now()
         tickets = await self._store.queues.tickets(line_id)
-        mean = await self._store.stats.mean_talk_time(line_id)
-        staff_online = await self._staff_online(line_id)
+        load = await self._load(line)
+        answerable = line.hours.is_open(now) and load.staff_available > 0
         for index, ticket in enumerate(tickets, start=1):
             local = self._participants.get(ticket)
             if local is None or not local.queued:
                 continue
-            estimate = estimate_wait_seconds(index, line.talk_seconds(mean), staff_online)
-            if local.last_position != index or local.last_estimate != estimate:
+            estimate = estimate_wait_seconds(index, load)
+            seen = (local.last_position, local.last_estimate, local.last_answerable)
+            if seen != (index, estimate, answerable):
                 local.last_position, local.last_estimate = index, estimate
+                local.last_answerable = answerable
                 local.send_event(
-                    "queue.update", line=line_id, position=index, estimatedWaitSeconds=estimate
+                    "queue.update",
+                    line=line_id,
+                    position=index,
+                    estimatedWaitSeconds=estimate,
+                    answerable=answerable,
                 )
-        status = line_status(line, self._clock.now(), len(tickets), staff_online, mean)
+        status = line_status(line, now, len(tickets), load)
         if self._last_status.get(line_id) != status:
             self._last_status[line_id] = status
             message = status.to_json()
             for watcher in list(self._watchers[line_id]):
                 watcher.send_event("line.status", line=line_id, status=message)
+        queue = await self._staff_queue(line_id)
+        if self._last_staff_queue.get(line_id) != queue:
+            self._last_staff_queue[line_id] = queue
+            staff_message = queue.to_json(now)
+            for watcher in list(self._watchers[line_id]):
+                if self._staffs_line(watcher, line_id):
+                    watcher.send_event("staff.queue", **staff_message)
 
     async def refresh(self) -> None:
         """Re-publish every line (opening hours change with time, not with events)."""

@@ -79,8 +79,11 @@ class Dispatcher:
         }
 
     async def line_watch(self, session: Session, request: p.LineWatch) -> Result:
-        status = await self._center.watch(session, request.line)
-        return {"status": status.to_json()}
+        status, queue = await self._center.watch(session, request.line)
+        result: Result = {"status": status.to_json()}
+        if queue is not None:
+            result["queue"] = queue
+        return result
 
     async def line_unwatch(self, session: Session, request: p.LineUnwatch) -> Result:
         self._center.unwatch(session, request.line)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -249,3 +250,89 @@ async def test_hello_gives_staff_the_configured_wrapup() -> None:
         staff = await gw.staff(lines=("demo",))
         assert (await staff.request("hello"))["staff"]["wrapupSeconds"] == 12
         await staff.close()
+
+
+async def next_matching(
+    client: Any, type_: str, check: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The next event of `type_` that passes `check` (earlier ones are skipped)."""
+    while True:
+        event = await client.next_event(type_)
+        if check(event):
+            return event
+
+
+async def test_staff_see_waiting_callers_in_order_with_waiting_times(
+    lines_gateway: RunningGateway, clock: FakeClock
+) -> None:
+    gw = lines_gateway
+    staff = await gw.staff(lines=("neuvonta",))
+    watched = await staff.request("line.watch", line="neuvonta")
+    assert watched["queue"] == {
+        "line": "neuvonta",
+        "waiting": [],
+        "staffAvailable": 1,
+        "staffAway": 0,
+    }
+    first, second = await gw.resident(), await gw.resident()
+    first_id = (await first.request("queue.join", line="neuvonta"))["participantId"]
+    for _ in range(2):  # leases and presence are renewed as the clock moves
+        clock.advance(20)
+        await gw.center.maintain()
+    second_id = (await second.request("queue.join", line="neuvonta"))["participantId"]
+    event = await next_matching(staff, "staff.queue", lambda e: len(e["waiting"]) == 2)
+    assert [w["position"] for w in event["waiting"]] == [1, 2]
+    assert [w["waitedSeconds"] for w in event["waiting"]] == [40, 0]
+    ids = [w["id"] for w in event["waiting"]]
+    assert len(set(ids)) == 2 and not {first_id, second_id} & set(ids)
+    assert all(set(w) == {"id", "position", "waitedSeconds"} for w in event["waiting"])
+    clock.advance(20)
+    await gw.center.maintain()
+    again = await staff.request("line.watch", line="neuvonta")
+    assert [(w["id"], w["waitedSeconds"]) for w in again["queue"]["waiting"]] == [
+        (ids[0], 60),
+        (ids[1], 20),
+    ]
+    # A colleague signs in and goes away; the first caller leaves: the list follows.
+    colleague = await gw.staff(lines=("neuvonta",))
+    await colleague.request("staff.status", available=False)
+    counted = await next_matching(staff, "staff.queue", lambda e: e["staffAway"] == 1)
+    assert counted["staffAvailable"] == 1
+    await first.request("queue.leave")
+    left = await next_matching(staff, "staff.queue", lambda e: len(e["waiting"]) == 1)
+    assert [(w["id"], w["position"]) for w in left["waiting"]] == [(ids[1], 1)]
+    # Residents never get the staff list, not even when watching the same line.
+    resident_watch = await second.request("line.watch", line="neuvonta")
+    assert "queue" not in resident_watch
+    assert second.events("staff.queue").empty()
+    for client in (first, second, staff, colleague):
+        await client.close()
+
+
+async def test_staff_of_other_lines_do_not_get_the_waiting_list(clock: FakeClock) -> None:
+    async with running_gateway(make_config(LINES), clock=clock) as gw:
+        other = await gw.staff(lines=("demo",))
+        watched = await other.request("line.watch", line="neuvonta")
+        assert "queue" not in watched
+        resident = await gw.resident()
+        await resident.request("queue.join", line="neuvonta")
+        await other.next_event("line.status")
+        assert other.events("staff.queue").empty()
+        for client in (resident, other):
+            await client.close()
+
+
+async def test_queued_caller_is_told_when_nobody_can_answer_any_more(
+    gateway: RunningGateway,
+) -> None:
+    staff = await gateway.staff(lines=("demo",))
+    resident = await gateway.resident()
+    joined = await resident.request("queue.join", line="demo")
+    assert joined["answerable"] is True
+    await staff.request("staff.status", available=False)
+    update = await next_matching(resident, "queue.update", lambda e: e["answerable"] is False)
+    assert (update["position"], update["line"]) == (1, "demo")
+    await staff.request("staff.status", available=True)
+    await next_matching(resident, "queue.update", lambda e: e["answerable"] is True)
+    for client in (resident, staff):
+        await client.close()
