@@ -10,7 +10,7 @@ import pytest
 
 from gateway.cli import drain
 from rooms.clock import FakeClock
-from tests.support.client import RequestFailed
+from tests.support.client import RequestFailed, SignalClient
 from tests.support.gateway import RunningGateway, make_config, running_gateway
 
 LINES = {
@@ -253,7 +253,7 @@ async def test_hello_gives_staff_the_configured_wrapup() -> None:
 
 
 async def next_matching(
-    client: Any, type_: str, check: Callable[[dict[str, Any]], bool]
+    client: SignalClient, type_: str, check: Callable[[dict[str, Any]], bool]
 ) -> dict[str, Any]:
     """The next event of `type_` that passes `check` (earlier ones are skipped)."""
     while True:
