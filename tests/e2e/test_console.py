@@ -124,6 +124,16 @@ async def test_away_console_leaves_the_resident_told_no_one_is_answering(
     await expect(nobody).to_be_visible(timeout=10000)
     await button(console, "Available").click()
     await expect(nobody).to_have_count(0, timeout=10000)
+    # Queued, the caller is told when nobody can answer any more, and keeps the place.
+    await button(resident, "Call").click()
+    await queue_position(resident, 1)
+    await button(console, "Away").click()
+    await expect(status_with(resident, "You keep your place in the queue")).to_be_visible(
+        timeout=10000
+    )
+    await queue_position(resident, 1)
+    await button(console, "Available").click()
+    await expect(nobody).to_have_count(0, timeout=10000)
 
 
 async def test_resident_call_screen_on_a_phone(browser: Browser, gateway: RunningGateway) -> None:

@@ -147,7 +147,9 @@ function render() {
   const busy = phaseNow === 'queued' || phaseNow === 'connected';
   const unstaffed = Boolean(state.status && state.status.open && state.status.answerable === false);
   let unstaffedText = '';
-  if (unstaffed && !busy) {
+  if (unstaffed && phaseNow === 'queued') {
+    unstaffedText = t('line.unstaffedQueued');
+  } else if (unstaffed && !busy) {
     if (state.status.accepting && state.status.warning === 'unstaffed') {
       unstaffedText = t('line.unstaffedWarning');
     } else if (state.status.nextStaffed) {
@@ -732,6 +734,9 @@ sig.on('queue.update', (event) => {
   if (state.phase !== 'queued' || (event.line && event.line !== lineId)) return;
   state.position = event.position;
   state.wait = event.estimatedWaitSeconds;
+  if (typeof event.answerable === 'boolean' && state.status) {
+    state.status = { ...state.status, answerable: event.answerable };
+  }
   render();
 });
 
