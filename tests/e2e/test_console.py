@@ -19,6 +19,7 @@ from tests.e2e.pages import (
     open_resident,
     queue_position,
     status_with,
+    two_queued_residents,
     watch_errors,
 )
 from tests.support.gateway import RunningGateway
@@ -38,12 +39,7 @@ async def test_console_lists_waiting_callers_and_keeps_them_during_a_call(
 ) -> None:
     console = await open_console(browser, gateway)
     await expect(button(console, "Available")).to_have_attribute("aria-pressed", "true")
-    first = await open_resident(browser, gateway.base_url)
-    second = await open_resident(browser, gateway.base_url)
-    await button(first, "Call").click()
-    await queue_position(first, 1)
-    await button(second, "Call").click()
-    await queue_position(second, 2)
+    first, _second = await two_queued_residents(browser, gateway)
 
     items = waiting_list(console).get_by_role("listitem")
     await expect(items).to_have_count(2, timeout=10000)
