@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from rooms.clock import FakeClock
+from rooms.consent import ConsentAnswer, ConsentEntry
 from rooms.errors import AlreadyQueuedError, QueueFullError
 from rooms.estimate import RECENT_ANSWERS, AnswerSample
 from rooms.participants import Participant, ParticipantRole, ParticipantState
@@ -193,3 +194,21 @@ async def test_recent_answers_keep_the_latest_in_time_order(store: Store) -> Non
         since + timedelta(seconds=120),
     ]
     assert await stats.recent_answers("nobody", T0) == []
+
+
+# -- consent log ----------------------------------------------------------------------------
+
+
+async def test_consent_log_keeps_entries_per_room_in_order(store: Store) -> None:
+    answers = [ConsentAnswer.ALLOWED, ConsentAnswer.WITHDRAWN]
+    for i, answer in enumerate(answers):
+        entry = ConsentEntry(
+            T0 + timedelta(seconds=i), "c-1", "demo", "video", "other", answer, "resident"
+        )
+        await store.consents.add(entry)
+    await store.consents.add(
+        ConsentEntry(T0, "c-2", "demo", "video", "other", ConsentAnswer.DECLINED, "resident")
+    )
+    assert [e.answer for e in await store.consents.for_room("c-1")] == answers
+    assert len(await store.consents.for_room("c-2")) == 1
+    assert await store.consents.for_room("c-3") == []
