@@ -64,7 +64,7 @@ def test_video_needs_identification_then_the_residents_allow() -> None:
     with pytest.raises(ConsentRuleError):
         stepup.request_video(r, "res", "see_document")  # the resident does not ask
     stepup.request_video(r, "pro", "see_document")
-    assert r.video is VideoState.REQUESTED
+    assert r.video.value == "requested"
     with pytest.raises(ConsentRuleError):
         stepup.answer_video(r, "pro", True, T0)  # only the resident answers
     entry = stepup.answer_video(r, "res", True, T0)
