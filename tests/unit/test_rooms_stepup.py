@@ -73,7 +73,7 @@ def test_video_needs_identification_then_the_residents_allow() -> None:
         "see_document",
         "resident",
     )
-    assert r.video is VideoState.ON and r.participants["res"].consents == {"video": True}
+    assert r.video.value == "on" and r.participants["res"].consents == {"video": True}
     assert "Testi" not in str(entry.to_json()) and "res" not in entry.to_json().values()
 
 
