@@ -49,6 +49,7 @@ from signaling.errors import ErrorCode, ProtocolError
 from signaling.local import Link, LocalParticipant, LocalRoom
 from signaling.session import Role, Session
 from signaling.staffqueue import StaffQueue
+from signaling.stepup import IdentityFlows, StepUp
 from signaling.tokens import StaffClaims, TokenError, TokenService
 
 logger = logging.getLogger(__name__)
@@ -124,6 +125,8 @@ class CallCenter:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.counters = CallCenterCounters()
         self.draining = False  # set when the node drains: no new queue places
+        self.identity_flows: IdentityFlows | None = None  # the OpenID Connect relying party
+        self.stepup = StepUp(self._switchboard, self, lambda: self.identity_flows)
 
     # -- what runs here ---------------------------------------------------------------------
 
@@ -1093,6 +1096,32 @@ class CallCenter:
         if session.role is not Role.STAFF or session.staff is None:
             raise ProtocolError(ErrorCode.UNAUTHORIZED)
         return session.staff
+
+    def in_call(self, session: Session, role: ParticipantRole | None = None) -> LocalParticipant:
+        """The session's participant in a call (of `role`, when given)."""
+        if role is None:
+            local = session.participant
+            if local is None or local.room_id is None:
+                raise ProtocolError(ErrorCode.INVALID_STATE, "Not in a call.")
+            return local
+        return self._require_in_call(session, role)
+
+    def members(self, room_id: str) -> list[LocalParticipant]:
+        """The participants of a room served by this node."""
+        local_room = self._rooms.get(room_id)
+        return [] if local_room is None else local_room.participants()
+
+    def set_video(self, room_id: str, on: bool) -> None:
+        """Open or close the media gate for video in a room (every peer of it)."""
+        local_room = self._rooms.get(room_id)
+        if local_room is None:
+            return
+        local_room.video = on
+        for member in local_room.participants():
+            if member.peer is not None and not member.peer.closed:
+                member.peer.set_video_allowed(on)
+        if on:
+            self._link(local_room)
 
     def _require_in_call(self, session: Session, role: ParticipantRole) -> LocalParticipant:
         if role is ParticipantRole.PROFESSIONAL:

@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any, Final, TypeVar, cast
 
 from media.ice import IceServer
+from rooms.participants import ParticipantRole
 from signaling import protocol as p
 from signaling.calls import CallCenter
 from signaling.errors import ErrorCode, ProtocolError
@@ -137,6 +138,29 @@ class Dispatcher:
         await self._center.remove_participant(session, request.participantId)
         return {}
 
+    async def identify_request(self, session: Session, request: p.IdentifyRequest) -> Result:
+        me = self._center.in_call(session, ParticipantRole.PROFESSIONAL)
+        await self._center.stepup.request_identification(me)
+        return {}
+
+    async def identify_start(self, session: Session, request: p.IdentifyStart) -> Result:
+        me = self._center.in_call(session, ParticipantRole.RESIDENT)
+        return {"url": await self._center.stepup.start_identification(me)}
+
+    async def video_request(self, session: Session, request: p.VideoRequest) -> Result:
+        me = self._center.in_call(session, ParticipantRole.PROFESSIONAL)
+        await self._center.stepup.request_video(me, request.purpose)
+        return {}
+
+    async def video_consent(self, session: Session, request: p.VideoConsent) -> Result:
+        me = self._center.in_call(session, ParticipantRole.RESIDENT)
+        await self._center.stepup.consent(me, request.allow)
+        return {}
+
+    async def video_stop(self, session: Session, request: p.VideoStop) -> Result:
+        await self._center.stepup.stop_video(self._center.in_call(session))
+        return {}
+
 
 def _handler(method: Callable[[Dispatcher, Session, R], Awaitable[Result]]) -> Handler:
     return cast(Handler, method)
@@ -160,5 +184,10 @@ HANDLERS: Final[Mapping[type[p.Request], Handler]] = MappingProxyType(
         p.InterpreterCheck: _handler(Dispatcher.interpreter_check),
         p.InterpreterJoin: _handler(Dispatcher.interpreter_join),
         p.ParticipantRemove: _handler(Dispatcher.participant_remove),
+        p.IdentifyRequest: _handler(Dispatcher.identify_request),
+        p.IdentifyStart: _handler(Dispatcher.identify_start),
+        p.VideoRequest: _handler(Dispatcher.video_request),
+        p.VideoConsent: _handler(Dispatcher.video_consent),
+        p.VideoStop: _handler(Dispatcher.video_stop),
     }
 )

@@ -74,6 +74,7 @@ class LocalRoom:
     line_id: str
     members: dict[str, LocalParticipant] = field(default_factory=dict)
     links: dict[tuple[int, int], Link] = field(default_factory=dict)
+    video: bool = False  # the media gate: video forwarded only while the resident consents
 
     def participants(self) -> list[LocalParticipant]:
         return list(self.members.values())
