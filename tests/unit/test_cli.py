@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import shutil
 import sys
@@ -12,6 +13,7 @@ import pytest
 
 from gateway import cli
 from gateway.cli import base_url, build_parser, effective_config, main, staff_token_command
+from gateway.config import Config
 from signaling.tokens import TokenService
 from tests.support.gateway import TEST_KEY
 
@@ -202,3 +204,13 @@ def test_python_command_is_the_one_that_works_here(
     assert cli.python_command() == "python"
     monkeypatch.setattr(shutil, "which", lambda name: None)
     assert cli.python_command() == str(venv_python)
+
+
+def test_key_file_made_once_when_processes_race(tmp_path: Path) -> None:
+    """Many first uses at once agree on one complete key (the file appears atomically)."""
+    config = Config(secret_key_file=str(tmp_path / "state" / "signing.key"))
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: config.signing_key(), range(32)))
+    assert len(keys) == 1 and len(next(iter(keys))) >= 32
+    assert [p.name for p in (tmp_path / "state").iterdir()] == ["signing.key"]
+    assert (tmp_path / "state" / "signing.key").stat().st_mode & 0o777 == 0o600
