@@ -87,6 +87,7 @@ async def _center_ctx(app: web.Application) -> AsyncIterator[None]:
             media_timeout_seconds=config.media_timeout_seconds,
             base_url=config.base_url,
             forwarding=config.forwarding,
+            wrapup_seconds=config.wrapup_seconds,
         ),
         clients=ClientTracker(
             ClientLimits(

@@ -5,6 +5,7 @@ Every setting is documented in docs/configuration.md.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -57,6 +58,7 @@ class Config:
     grace_seconds: float = 60.0
     invite_minutes: int = 30
     media_timeout_seconds: float = 20.0
+    wrapup_seconds: int = 30
     log_level: str = "INFO"
     event_loop: str = "uvloop"
 
@@ -107,14 +109,27 @@ class Config:
             return key
         path = Path(self.secret_key_file).expanduser()
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
+            _create_key_file(path)
         key = path.read_text().strip().encode()
         if len(key) < 32:
             raise ConfigError(f"the key in {path} is shorter than 32 characters")
         return key
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a new random key to `path` unless another process just did (atomic link)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    draft = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):  # another process made it: use that
+            os.link(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)
 
 
 def demo_line() -> ServiceLine:
@@ -237,6 +252,9 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
         ),
         invite_minutes=_int(
             calls.get("invite_minutes", d.invite_minutes), "calls.invite_minutes", 1, 30
+        ),
+        wrapup_seconds=_int(
+            calls.get("wrapup_seconds", d.wrapup_seconds), "calls.wrapup_seconds", 0, 600
         ),
         media_timeout_seconds=_float(
             calls.get("media_timeout_seconds", d.media_timeout_seconds),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from importlib import resources
 from pathlib import Path
 from typing import Final
@@ -113,13 +113,18 @@ async def security_headers(
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        response = exc
+        _add_security_headers(request, exc.headers)
+        raise
     if not response.prepared:
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")
+        _add_security_headers(request, response.headers)
     return response
+
+
+def _add_security_headers(request: web.Request, headers: MutableMapping[str, str]) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+    if request.path.startswith("/api/"):
+        headers.setdefault("Cache-Control", "no-store")
 
 
 def add_routes(app: web.Application) -> None:

@@ -6,7 +6,13 @@ Plain Python: no aiortc, no aiohttp.
 from rooms.calls import CallOutcome, CallRecord, CallRecordStore, MemoryCallRecordStore
 from rooms.clock import Clock, FakeClock, SystemClock
 from rooms.errors import AlreadyQueuedError, ConfigError, QueueFullError
-from rooms.estimate import LineStatsStore, MemoryLineStatsStore, estimate_wait_seconds
+from rooms.estimate import (
+    AnswerSample,
+    LineLoad,
+    LineStatsStore,
+    MemoryLineStatsStore,
+    estimate_wait_seconds,
+)
 from rooms.hours import OpeningHours, TimeRange
 from rooms.lines import ServiceLine
 from rooms.queues import MemoryQueueStore, QueueEntry, QueueStore
@@ -16,12 +22,14 @@ from rooms.tokens import MemoryOneTimeTokenStore, OneTimeTokenStore
 
 __all__ = [
     "AlreadyQueuedError",
+    "AnswerSample",
     "CallOutcome",
     "CallRecord",
     "CallRecordStore",
     "Clock",
     "ConfigError",
     "FakeClock",
+    "LineLoad",
     "LineStatsStore",
     "LineStatus",
     "MemoryCallRecordStore",

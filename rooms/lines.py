@@ -37,6 +37,7 @@ class ServiceLine:
     hours: OpeningHours
     max_queue: int
     default_handle_seconds: int
+    queue_when_unstaffed: bool = False  # accept callers (with a warning) while nobody is available
 
     def talk_seconds(self, measured: float | None) -> float:
         """The typical call length: the measured mean when there is one, else as configured."""
@@ -73,6 +74,9 @@ class ServiceLine:
             raise ConfigError(
                 f"{where}.default_handle_minutes: expected a positive number, got {minutes!r}"
             )
+        unstaffed = cfg.get("queue_when_unstaffed", False)
+        if not isinstance(unstaffed, bool):
+            raise ConfigError(f"{where}.queue_when_unstaffed: expected true or false")
         try:
             hours = OpeningHours.from_config(cfg, holidays)
         except ConfigError as exc:
@@ -84,6 +88,7 @@ class ServiceLine:
             hours=hours,
             max_queue=max_queue,
             default_handle_seconds=max(1, round(minutes * 60)),
+            queue_when_unstaffed=unstaffed,
         )
 
 

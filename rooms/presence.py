@@ -1,18 +1,35 @@
-"""Staff presence per line: how many professionals can answer a line right now."""
+"""Staff presence per line: which professionals' consoles are signed in, and available.
+
+A console is *available* (counts for the line, may answer) or *away* (signed in, not
+counted). Only available consoles make a line answerable.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-__all__ = ["MemoryPresenceStore", "PresenceStore"]
+__all__ = ["MemoryPresenceStore", "PresenceCounts", "PresenceStore"]
+
+
+@dataclass(frozen=True)
+class PresenceCounts:
+    """A line's signed-in consoles by status."""
+
+    available: int = 0
+    away: int = 0
 
 
 class PresenceStore(Protocol):
     """Professionals' consoles, each announced with its lines until it expires."""
 
     async def announce(
-        self, presence_id: str, lines: tuple[str, ...], expires_at: datetime
+        self,
+        presence_id: str,
+        lines: tuple[str, ...],
+        expires_at: datetime,
+        available: bool = True,
     ) -> None:
         """Mark a console as online for `lines` until `expires_at` (renew to stay)."""
         ...
@@ -22,7 +39,11 @@ class PresenceStore(Protocol):
         ...
 
     async def count(self, line_id: str, now: datetime) -> int:
-        """Consoles online for `line_id` at `now`."""
+        """Available consoles for `line_id` at `now` (away ones are not counted)."""
+        ...
+
+    async def counts(self, line_id: str, now: datetime) -> PresenceCounts:
+        """Consoles for `line_id` at `now`, available and away."""
         ...
 
 
@@ -30,17 +51,31 @@ class MemoryPresenceStore:
     """In-process PresenceStore."""
 
     def __init__(self) -> None:
-        self._presence: dict[str, tuple[tuple[str, ...], datetime]] = {}
+        self._presence: dict[str, tuple[tuple[str, ...], datetime, bool]] = {}
 
     async def announce(
-        self, presence_id: str, lines: tuple[str, ...], expires_at: datetime
+        self,
+        presence_id: str,
+        lines: tuple[str, ...],
+        expires_at: datetime,
+        available: bool = True,
     ) -> None:
-        self._presence[presence_id] = (tuple(lines), expires_at)
+        self._presence[presence_id] = (tuple(lines), expires_at, available)
 
     async def withdraw(self, presence_id: str) -> None:
         self._presence.pop(presence_id, None)
 
     async def count(self, line_id: str, now: datetime) -> int:
-        for presence_id in [k for k, (_, until) in self._presence.items() if until <= now]:
+        return (await self.counts(line_id, now)).available
+
+    async def counts(self, line_id: str, now: datetime) -> PresenceCounts:
+        for presence_id in [k for k, (_, until, _) in self._presence.items() if until <= now]:
             del self._presence[presence_id]
-        return sum(1 for lines, _ in self._presence.values() if line_id in lines)
+        available = away = 0
+        for lines, _, is_available in self._presence.values():
+            if line_id in lines:
+                if is_available:
+                    available += 1
+                else:
+                    away += 1
+        return PresenceCounts(available, away)

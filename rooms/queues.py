@@ -77,6 +77,10 @@ class QueueStore(Protocol):
         """All tickets in queue order."""
         ...
 
+    async def entries(self, line_id: str) -> list[QueueEntry]:
+        """All entries in queue order."""
+        ...
+
     async def length(self, line_id: str) -> int:
         """Number of waiting entries."""
         ...
@@ -164,6 +168,10 @@ class MemoryQueueStore:
     async def tickets(self, line_id: str) -> list[str]:
         """All tickets in queue order."""
         return list(self._queues.get(line_id, ()))
+
+    async def entries(self, line_id: str) -> list[QueueEntry]:
+        """All entries in queue order."""
+        return list(self._queues.get(line_id, {}).values())
 
     async def length(self, line_id: str) -> int:
         """Number of waiting entries."""

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from rooms.calls import CallOutcome, CallRecord
 from rooms.clock import Clock
+from rooms.estimate import AnswerSample
 from rooms.locks import line_lock, room_lock
 from rooms.participants import Participant, ParticipantRole, ParticipantState, StateChange
 from rooms.queues import QueueEntry
@@ -129,6 +130,8 @@ class Switchboard:
             await self._record_unanswered(expired, CallOutcome.ABANDONED, "timeout")
         if entry is None or room is None:
             return None
+        staff = await self._store.presence.count(line_id, now)
+        await self._store.stats.record_answer(line_id, AnswerSample(now, entry.enqueued_at, staff))
         return Answered(room, entry)
 
     async def discard(self, room_id: str, entry: QueueEntry) -> None:

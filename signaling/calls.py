@@ -29,8 +29,9 @@ from media.ice import IcePolicy
 from media.peer import GlareError, MediaPeer, NegotiationError, NoPendingOfferError
 from rooms.clock import Clock
 from rooms.errors import AlreadyQueuedError, QueueFullError
-from rooms.estimate import estimate_wait_seconds
+from rooms.estimate import LineLoad, estimate_wait_seconds
 from rooms.lines import ServiceLine
+from rooms.load import line_load
 from rooms.participants import (
     InvalidTransitionError,
     Participant,
@@ -47,6 +48,7 @@ from signaling.clients import ClientTracker
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.local import Link, LocalParticipant, LocalRoom
 from signaling.session import Role, Session
+from signaling.staffqueue import StaffQueue
 from signaling.tokens import StaffClaims, TokenError, TokenService
 
 logger = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ class CallSettings:
     media_timeout_seconds: float = 20.0
     base_url: str = ""
     forwarding: str = "packet"
+    wrapup_seconds: int = 30
 
 
 @dataclass
@@ -116,6 +119,8 @@ class CallCenter:
         self._participants: dict[str, LocalParticipant] = {}
         self._rooms: dict[str, LocalRoom] = {}
         self._last_status: dict[str, LineStatus] = {}
+        self._last_staff_queue: dict[str, StaffQueue] = {}
+        self._waiting_key = secrets.token_bytes(16)  # waiting ids for staff, per node
         self._tasks: set[asyncio.Task[Any]] = set()
         self.counters = CallCenterCounters()
         self.draining = False  # set when the node drains: no new queue places
@@ -129,6 +134,10 @@ class CallCenter:
     @property
     def grace(self) -> timedelta:
         return timedelta(seconds=self._settings.grace_seconds)
+
+    @property
+    def wrapup_seconds(self) -> int:
+        return self._settings.wrapup_seconds
 
     @property
     def active_calls(self) -> int:
@@ -219,15 +228,18 @@ class CallCenter:
     async def status(self, line_id: str) -> LineStatus:
         line = self.line(line_id)
         queue_length = await self._store.queues.length(line_id)
-        mean = await self._store.stats.mean_talk_time(line_id)
-        staff = await self._staff_online(line_id)
-        return line_status(line, self._clock.now(), queue_length, staff, mean)
+        return line_status(line, self._clock.now(), queue_length, await self._load(line))
 
-    async def watch(self, session: Session, line_id: str) -> LineStatus:
+    async def watch(
+        self, session: Session, line_id: str
+    ) -> tuple[LineStatus, dict[str, object] | None]:
+        """Status events for `line_id`; on a staff socket of that line, the waiting list too."""
         status = await self.status(line_id)
         self._watchers[line_id].add(session)
         session.watching.add(line_id)
-        return status
+        if not self._staffs_line(session, line_id):
+            return status, None
+        return status, (await self._staff_queue(line_id)).to_json(self._clock.now())
 
     def unwatch(self, session: Session, line_id: str) -> None:
         self.line(line_id)
@@ -249,6 +261,10 @@ class CallCenter:
         if not line.hours.is_open(self._clock.now()):
             self.counters.queue_rejected += 1
             raise ProtocolError(ErrorCode.LINE_CLOSED)
+        answerable = await self._staff_online(line_id) > 0
+        if not answerable and not line.queue_when_unstaffed:
+            self.counters.queue_rejected += 1
+            raise ProtocolError(ErrorCode.UNSTAFFED)
         client = session.client
         if client is not None and not self.clients.take_place(client):
             self.counters.queue_rejected += 1
@@ -271,6 +287,7 @@ class CallCenter:
         session.participant = local
         estimate = await self._estimate(line, position)
         local.last_position, local.last_estimate = position, estimate
+        local.last_answerable = answerable
         self._new_peer(local)
         token = await self._resume.issue(ResumeGrant(ticket, local.role, line_id))
         await self._publish_line(line_id)
@@ -280,6 +297,8 @@ class CallCenter:
             "estimatedWaitSeconds": estimate,
             "participantId": ticket,
             "resumeToken": token,
+            "answerable": answerable,
+            "warning": None if answerable else "unstaffed",
         }
 
     async def leave_queue(self, session: Session) -> None:
@@ -305,6 +324,8 @@ class CallCenter:
             raise ProtocolError(ErrorCode.FORBIDDEN, "This line is not assigned to you.")
         if session.participant is not None:
             raise ProtocolError(ErrorCode.INVALID_STATE, "Already in a call.")
+        if not session.available:
+            raise ProtocolError(ErrorCode.INVALID_STATE, "Set yourself available to answer.")
         while True:
             professional = Participant(
                 new_participant_id(), ParticipantRole.PROFESSIONAL, staff_ref=_staff_ref(staff)
@@ -402,7 +423,7 @@ class CallCenter:
         async with local.lock:
             if self._participants.get(participant_id) is not local:
                 return  # left meanwhile
-            local.send_event("call.ended", callId=room.id, reason="removed")
+            local.send_event("call.ended", callId=room.id, reason="removed", by="professional")
             await self._room_op(
                 room.id, self._switchboard.leave, participant_id, leaver=(local, "removed")
             )
@@ -427,7 +448,11 @@ class CallCenter:
         for member in local_room.participants():
             if member.id != participant_id:
                 member.send_event(
-                    "participant.left", callId=room.id, participant=left.public(), reason=reason
+                    "participant.left",
+                    callId=room.id,
+                    participant=left.public(),
+                    reason=reason,
+                    by=_by(left.role, reason),
                 )
 
     async def _room_op(
@@ -446,9 +471,10 @@ class CallCenter:
         try:
             change: RoomChange = await op(room_id, *args)
         except RoomEndedError:
+            by = leaver[0].role.value if leaver is not None else None
             if leaver is not None:
                 await self._drop(leaver[0])
-            await self._room_ended_locally(room_id, EndReason.PEER_LEFT)
+            await self._room_ended_locally(room_id, EndReason.PEER_LEFT, by)
             return None
         except (InvalidTransitionError, KeyError):
             # The participant left meanwhile (e.g. the grace period ran out first).
@@ -460,7 +486,8 @@ class CallCenter:
             self._announce_left(change.room, local.id, reason)
             await self._drop(local)
         if change.ended:
-            await self._room_ended_locally(room_id, change.room.end_reason or EndReason.HANGUP)
+            by = _by(leaver[0].role, leaver[1]) if leaver is not None else None
+            await self._room_ended_locally(room_id, change.room.end_reason or EndReason.HANGUP, by)
             return change
         self._announce_changes(change.room, change.changes)
         return change
@@ -479,12 +506,15 @@ class CallCenter:
                         "participant.updated", callId=room.id, participant=participant.public()
                     )
 
-    async def _room_ended_locally(self, room_id: str, reason: EndReason) -> None:
+    async def _room_ended_locally(
+        self, room_id: str, reason: EndReason, by: str | None = None
+    ) -> None:
+        """``by``: the role whose action or connection ended the room (None: the gateway)."""
         local_room = self._rooms.pop(room_id, None)
         if local_room is None:
             return
         for member in local_room.participants():
-            member.send_event("call.ended", callId=room_id, reason=reason.value)
+            member.send_event("call.ended", callId=room_id, reason=reason.value, by=by)
         for member in local_room.participants():
             await self._drop(member)
         self.counters.calls_ended += 1
@@ -702,7 +732,9 @@ class CallCenter:
             line = self._lines[local.line_id]
             position = await self._store.queues.position(local.line_id, local.id) or 1
             estimate = await self._estimate(line, position)
+            answerable = await self._answerable(line)
             local.last_position, local.last_estimate = position, estimate
+            local.last_answerable = answerable
             return {
                 "participantId": local.id,
                 "role": local.role.value,
@@ -710,6 +742,7 @@ class CallCenter:
                 "line": local.line_id,
                 "position": position,
                 "estimatedWaitSeconds": estimate,
+                "answerable": answerable,
             }
         local_room = self._rooms.get(local.room_id or "")
         if local_room is not None:
@@ -828,7 +861,9 @@ class CallCenter:
             ):
                 return
             self.counters.media_timeouts += 1
-            local.send_event("call.ended", callId=local.room_id, reason="media_timeout")
+            local.send_event(
+                "call.ended", callId=local.room_id, reason="media_timeout", by=local.role.value
+            )
             await self._leave_room(local, EndReason.MEDIA_TIMEOUT)
 
     async def _media_failed(self, local: LocalParticipant, peer: MediaPeer) -> None:
@@ -849,7 +884,9 @@ class CallCenter:
                 local.send_event("queue.ended", line=local.line_id, reason="media_failed")
                 await self._drop(local)
             else:
-                local.send_event("call.ended", callId=local.room_id, reason="media_failed")
+                local.send_event(
+                    "call.ended", callId=local.room_id, reason="media_failed", by=local.role.value
+                )
                 await self._leave_room(local, EndReason.MEDIA_FAILED)
                 return
         await self._publish_line(local.line_id)
@@ -950,10 +987,23 @@ class CallCenter:
 
     # -- publishing -------------------------------------------------------------------------
 
+    async def _load(self, line: ServiceLine) -> LineLoad:
+        return await line_load(self._store, line, self._clock.now(), self._settings.wrapup_seconds)
+
     async def _estimate(self, line: ServiceLine, position: int) -> int:
-        mean = await self._store.stats.mean_talk_time(line.id)
-        staff = await self._staff_online(line.id)
-        return estimate_wait_seconds(position, line.talk_seconds(mean), staff)
+        return estimate_wait_seconds(position, await self._load(line))
+
+    async def _answerable(self, line: ServiceLine) -> bool:
+        return line.hours.is_open(self._clock.now()) and await self._staff_online(line.id) > 0
+
+    async def _staff_queue(self, line_id: str) -> StaffQueue:
+        entries = await self._store.queues.entries(line_id)
+        counts = await self._store.presence.counts(line_id, self._clock.now())
+        return StaffQueue.build(line_id, entries, counts, self._waiting_key)
+
+    @staticmethod
+    def _staffs_line(session: Session, line_id: str) -> bool:
+        return session.staff is not None and line_id in session.staff.lines
 
     async def _publish_lines(self, line_ids: list[str]) -> None:
         for line_id in line_ids:
@@ -962,25 +1012,39 @@ class CallCenter:
     async def _publish_line(self, line_id: str) -> None:
         """Tell queued callers their place and watchers the line's status, if changed."""
         line = self._lines[line_id]
+        now = self._clock.now()
         tickets = await self._store.queues.tickets(line_id)
-        mean = await self._store.stats.mean_talk_time(line_id)
-        staff_online = await self._staff_online(line_id)
+        load = await self._load(line)
+        answerable = line.hours.is_open(now) and load.staff_available > 0
         for index, ticket in enumerate(tickets, start=1):
             local = self._participants.get(ticket)
             if local is None or not local.queued:
                 continue
-            estimate = estimate_wait_seconds(index, line.talk_seconds(mean), staff_online)
-            if local.last_position != index or local.last_estimate != estimate:
+            estimate = estimate_wait_seconds(index, load)
+            seen = (local.last_position, local.last_estimate, local.last_answerable)
+            if seen != (index, estimate, answerable):
                 local.last_position, local.last_estimate = index, estimate
+                local.last_answerable = answerable
                 local.send_event(
-                    "queue.update", line=line_id, position=index, estimatedWaitSeconds=estimate
+                    "queue.update",
+                    line=line_id,
+                    position=index,
+                    estimatedWaitSeconds=estimate,
+                    answerable=answerable,
                 )
-        status = line_status(line, self._clock.now(), len(tickets), staff_online, mean)
+        status = line_status(line, now, len(tickets), load)
         if self._last_status.get(line_id) != status:
             self._last_status[line_id] = status
             message = status.to_json()
             for watcher in list(self._watchers[line_id]):
                 watcher.send_event("line.status", line=line_id, status=message)
+        queue = await self._staff_queue(line_id)
+        if self._last_staff_queue.get(line_id) != queue:
+            self._last_staff_queue[line_id] = queue
+            staff_message = queue.to_json(now)
+            for watcher in list(self._watchers[line_id]):
+                if self._staffs_line(watcher, line_id):
+                    watcher.send_event("staff.queue", **staff_message)
 
     async def refresh(self) -> None:
         """Re-publish every line (opening hours change with time, not with events)."""
@@ -998,12 +1062,22 @@ class CallCenter:
             if await self._switchboard.sweep(line_id):
                 await self._publish_line(line_id)
 
+    async def set_available(self, session: Session, available: bool) -> None:
+        """A console goes Available or Away; its lines are re-published."""
+        self._require_staff(session)
+        if session.available == available:
+            return
+        session.available = available
+        await self._announce(session)
+
     async def _announce(self, session: Session, publish: bool = True) -> None:
         if session.staff is None or session.presence_id is None or session.closed:
             return
         lines = self._staff_line_ids(session)
         expires = self._clock.now() + PRESENCE_TTL
-        await self._store.presence.announce(session.presence_id, tuple(lines), expires)
+        await self._store.presence.announce(
+            session.presence_id, tuple(lines), expires, session.available
+        )
         if publish:
             await self._publish_lines(lines)
 
@@ -1061,6 +1135,11 @@ def _negotiation_allowed(session: Session) -> None:
     client_ok = session.client is None or session.client.offers.allow()
     if not (session.negotiations.allow() and client_ok):
         raise ProtocolError(ErrorCode.RATE_LIMITED, "Too many offers; wait a moment.")
+
+
+def _by(role: ParticipantRole, reason: str) -> str:
+    """Whose action or connection a leave was: the leaver's, the professional's for removed."""
+    return ParticipantRole.PROFESSIONAL.value if reason == "removed" else role.value
 
 
 def _staff_ref(staff: StaffClaims) -> str:

@@ -68,6 +68,8 @@ class Dispatcher:
                 "name": session.staff.name,
                 "lines": list(session.staff.lines),
                 "calls": await self._center.rejoinable(session),
+                "available": session.available,
+                "wrapupSeconds": self._center.wrapup_seconds,
             }
         return {
             "protocol": p.PROTOCOL_VERSION,
@@ -77,8 +79,11 @@ class Dispatcher:
         }
 
     async def line_watch(self, session: Session, request: p.LineWatch) -> Result:
-        status = await self._center.watch(session, request.line)
-        return {"status": status.to_json()}
+        status, queue = await self._center.watch(session, request.line)
+        result: Result = {"status": status.to_json()}
+        if queue is not None:
+            result["queue"] = queue
+        return result
 
     async def line_unwatch(self, session: Session, request: p.LineUnwatch) -> Result:
         self._center.unwatch(session, request.line)
@@ -106,6 +111,12 @@ class Dispatcher:
         if session.role is not Role.STAFF:
             raise ProtocolError(ErrorCode.UNAUTHORIZED)
         return await self._center.answer_next(session, request.line)
+
+    async def staff_status(self, session: Session, request: p.StaffStatus) -> Result:
+        if session.role is not Role.STAFF:
+            raise ProtocolError(ErrorCode.UNAUTHORIZED)
+        await self._center.set_available(session, request.available)
+        return {"available": session.available}
 
     async def resume(self, session: Session, request: p.Resume) -> Result:
         return await self._center.resume(session, request.token, request.keepMedia)
@@ -142,6 +153,7 @@ HANDLERS: Final[Mapping[type[p.Request], Handler]] = MappingProxyType(
         p.Answer: _handler(Dispatcher.answer),
         p.Hangup: _handler(Dispatcher.hangup),
         p.StaffAnswerNext: _handler(Dispatcher.staff_answer_next),
+        p.StaffStatus: _handler(Dispatcher.staff_status),
         p.Resume: _handler(Dispatcher.resume),
         p.CallRejoin: _handler(Dispatcher.call_rejoin),
         p.InterpreterInvite: _handler(Dispatcher.interpreter_invite),

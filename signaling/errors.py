@@ -19,6 +19,7 @@ class ErrorCode(StrEnum):
     LINE_CLOSED = "line_closed"
     QUEUE_FULL = "queue_full"
     QUEUE_EMPTY = "queue_empty"
+    UNSTAFFED = "unstaffed"
     INVALID_STATE = "invalid_state"
     INVALID_SDP = "invalid_sdp"
     GLARE = "glare"
@@ -41,6 +42,7 @@ DEFAULT_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.LINE_CLOSED: "The service line is closed now.",
     ErrorCode.QUEUE_FULL: "The queue is full.",
     ErrorCode.QUEUE_EMPTY: "Nobody is waiting in the queue.",
+    ErrorCode.UNSTAFFED: "No one is answering right now.",
     ErrorCode.INVALID_STATE: "Not possible in the current state.",
     ErrorCode.INVALID_SDP: "The session description could not be used.",
     ErrorCode.GLARE: "The gateway has an offer outstanding; answer it first.",

@@ -33,6 +33,7 @@ class LocalParticipant:
     grace: asyncio.TimerHandle | None = None
     last_position: int | None = None
     last_estimate: int | None = None
+    last_answerable: bool | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one change at a time
     place_of: ClientState | None = None  # the client whose queue place this is
 

@@ -68,6 +68,10 @@ class StaffAnswerNext(Request, tag="staff.answer_next"):
     line: str
 
 
+class StaffStatus(Request, tag="staff.status"):
+    available: bool
+
+
 class Resume(Request, tag="resume"):
     token: str
     keepMedia: bool = False
@@ -105,6 +109,7 @@ REQUEST_TYPES: Final[dict[str, type[Request]]] = {
         Answer,
         Hangup,
         StaffAnswerNext,
+        StaffStatus,
         Resume,
         CallRejoin,
         InterpreterInvite,

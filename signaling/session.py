@@ -46,6 +46,7 @@ class Session:
     )
     participant: LocalParticipant | None = None  # the queue place or call this socket carries
     presence_id: str | None = None  # a professional's console, announced in the store
+    available: bool = True  # a console is available when it opens (staff.status)
     client: ClientState | None = None  # per-client counts (a pseudonymous key, no address)
     overflowed: bool = False
     replaced: bool = False  # another socket took over its participant

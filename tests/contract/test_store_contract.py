@@ -9,6 +9,7 @@ import pytest
 
 from rooms.clock import FakeClock
 from rooms.errors import AlreadyQueuedError, QueueFullError
+from rooms.estimate import RECENT_ANSWERS, AnswerSample
 from rooms.participants import Participant, ParticipantRole, ParticipantState
 from rooms.resume import ResumeGrant
 from rooms.room import Room
@@ -27,6 +28,11 @@ async def test_queue_is_fifo_with_owner_and_lease(store: Store) -> None:
         position = await q.enqueue("demo", ticket, T0 + timedelta(seconds=i), 10, "n1", T0 + LEASE)
         assert position == i + 1
     assert await q.tickets("demo") == ["a", "b", "c"]
+    entries = await q.entries("demo")
+    assert [(e.ticket, e.enqueued_at) for e in entries] == [
+        (t, T0 + timedelta(seconds=i)) for i, t in enumerate("abc")
+    ]
+    assert await q.entries("other") == []
     entry = await q.get("demo", "b")
     assert entry is not None and entry.owner == "n1" and entry.lease_expires == T0 + LEASE
     first = await q.pop_next("demo")
@@ -154,3 +160,36 @@ async def test_locks_exclude_each_other(store: Store) -> None:
 
     await asyncio.gather(*(worker(str(i)) for i in range(10)))
     assert overlaps == 0
+
+
+async def test_presence_counts_only_available_consoles(store: Store) -> None:
+    await store.presence.announce("s1", ("demo",), T0 + LEASE)
+    await store.presence.announce("s2", ("demo",), T0 + LEASE, available=False)
+    assert await store.presence.count("demo", T0) == 1
+    counts = await store.presence.counts("demo", T0)
+    assert (counts.available, counts.away) == (1, 1)
+    await store.presence.announce("s1", ("demo",), T0 + LEASE, available=False)
+    assert await store.presence.count("demo", T0) == 0
+
+
+# -- line statistics ------------------------------------------------------------------------
+
+
+async def test_recent_answers_keep_the_latest_in_time_order(store: Store) -> None:
+    stats = store.stats
+    for i in range(RECENT_ANSWERS + 5):
+        at = T0 + timedelta(seconds=60 * i)
+        await stats.record_answer("demo", AnswerSample(at, at - timedelta(seconds=30), 1 + i % 2))
+    await stats.record_answer("other", AnswerSample(T0, T0, 1))
+    kept = await stats.recent_answers("demo", T0)
+    assert len(kept) == RECENT_ANSWERS
+    assert kept[0].answered_at == T0 + timedelta(seconds=60 * 5)  # the oldest five are gone
+    assert [a.answered_at for a in kept] == sorted(a.answered_at for a in kept)
+    assert kept[-1].staff_available == 1 + (RECENT_ANSWERS + 4) % 2
+    since = T0 + timedelta(seconds=60 * (RECENT_ANSWERS + 2))
+    assert [a.answered_at for a in await stats.recent_answers("demo", since)] == [
+        since,
+        since + timedelta(seconds=60),
+        since + timedelta(seconds=120),
+    ]
+    assert await stats.recent_answers("nobody", T0) == []

@@ -125,6 +125,17 @@ async def queue_position(page: Page, position: int, timeout: float = 15000) -> N
     )
 
 
+async def two_queued_residents(browser: Browser, gateway: RunningGateway) -> tuple[Page, Page]:
+    """Two resident pages that pressed Call, at positions 1 and 2 of the demo line."""
+    first = await open_resident(browser, gateway.base_url)
+    second = await open_resident(browser, gateway.base_url)
+    await button(first, "Call").click()
+    await queue_position(first, 1)
+    await button(second, "Call").click()
+    await queue_position(second, 2)
+    return first, second
+
+
 async def call_and_answer(resident: Page, console: Page) -> None:
     """The resident calls, the professional answers, audio flows both ways."""
     await button(resident, "Call").click()

@@ -26,6 +26,7 @@ from tests.e2e.pages import (
     queue_position,
     status_with,
     stored_resume_keys,
+    two_queued_residents,
     wait_for_audio_streams,
     watch_errors,
 )
@@ -100,12 +101,7 @@ async def test_interpreter_joins_and_all_three_hear(
 async def test_resident_reloads_in_the_queue_and_keeps_the_place(
     browser: Browser, gateway: RunningGateway
 ) -> None:
-    first = await open_resident(browser, gateway.base_url)
-    second = await open_resident(browser, gateway.base_url)
-    await button(first, "Call").click()
-    await queue_position(first, 1)
-    await button(second, "Call").click()
-    await queue_position(second, 2)
+    first, second = await two_queued_residents(browser, gateway)
     assert await stored_resume_keys(second) == ["tukilinja.resume.line.demo"]
     token = await second.evaluate("() => sessionStorage.getItem('tukilinja.resume.line.demo')")
 
@@ -289,7 +285,9 @@ async def test_resident_gone_longer_than_the_grace_period(
 
     await proxy.cut(5)
     # The professional is told in plain words why the call ended; not "hung up".
-    await expect(status_with(console, "did not come back in time")).to_be_visible(timeout=10000)
+    await expect(status_with(console, "connection to the resident was lost")).to_be_visible(
+        timeout=10000
+    )
     await expect(console.get_by_text("hung up")).to_have_count(0)
     # The resident's page comes back, finds the call over and says so.
     await expect(status_with(resident, "The call has ended")).to_be_visible(timeout=15000)

@@ -124,22 +124,22 @@ async def _hang_up_and_check(gateway: RunningGateway, ending: str) -> None:
     if ending == "resident_hangs_up":
         await resident.signal.request("hangup")
         ended = await staff.signal.next_event("call.ended")
-        assert ended["reason"] == "hangup"
+        assert (ended["reason"], ended["by"]) == ("hangup", "resident")
     elif ending == "staff_hangs_up":
         await staff.signal.request("hangup")
         ended = await resident.signal.next_event("call.ended")
-        assert ended["reason"] == "hangup"
+        assert (ended["reason"], ended["by"]) == ("hangup", "professional")
     elif ending == "resident_disconnects":
         # A dropped socket is "reconnecting" first; after the grace period it has left.
         await resident.signal.close()
         await staff.signal.wait_participant("reconnecting", role="resident")
         ended = await staff.signal.next_event("call.ended")
-        assert ended["reason"] == "timeout"
+        assert (ended["reason"], ended["by"]) == ("timeout", "resident")
     else:
         await staff.signal.close()
         await resident.signal.wait_participant("reconnecting", role="professional")
         ended = await resident.signal.next_event("call.ended")
-        assert ended["reason"] == "timeout"
+        assert (ended["reason"], ended["by"]) == ("timeout", "professional")
     await resident.stop_media()
     await staff.stop_media()
     await resident.signal.close()

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from gateway.cli import drain
 from rooms.clock import FakeClock
-from tests.support.client import RequestFailed
+from tests.support.client import RequestFailed, SignalClient
 from tests.support.gateway import RunningGateway, make_config, running_gateway
 
 LINES = {
@@ -19,6 +20,7 @@ LINES = {
             "hours": {d: ["09:00-15:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
             "max_queue": 2,
             "default_handle_minutes": 5,
+            "queue_when_unstaffed": True,
         }
     }
 }
@@ -191,4 +193,146 @@ async def test_draining_node_takes_no_new_queue_places(gateway: RunningGateway) 
     await queued.next_event("call.connected")
     await staff.request("hangup")
     for client in (queued, late, staff):
+        await client.close()
+
+
+async def test_no_available_professional_refuses_the_queue_and_away_is_not_counted() -> None:
+    async with running_gateway(make_config(unstaffed_demo=False)) as gw:
+        resident = await gw.resident()
+        status = (await resident.request("line.watch", line="demo"))["status"]
+        assert (status["answerable"], status["accepting"], status["reason"]) == (
+            False,
+            False,
+            "unstaffed",
+        )
+        with pytest.raises(RequestFailed) as refused:
+            await resident.request("queue.join", line="demo")
+        assert refused.value.code == "unstaffed"
+        staff = await gw.staff(lines=("demo",))
+        assert (await staff.request("hello"))["staff"]["available"] is True
+        assert (await gw.center.status("demo")).staff_online == 1
+        assert await staff.request("staff.status", available=False) == {"available": False}
+        away = await gw.center.status("demo")
+        assert (away.staff_online, away.answerable, away.reason) == (0, False, "unstaffed")
+        with pytest.raises(RequestFailed) as refused:
+            await resident.request("queue.join", line="demo")
+        assert refused.value.code == "unstaffed"
+        await staff.request("staff.status", available=True)
+        joined = await resident.request("queue.join", line="demo")
+        assert (joined["answerable"], joined["warning"]) == (True, None)
+        await resident.request("queue.leave")
+        for client in (resident, staff):
+            await client.close()
+
+
+async def test_away_professional_cannot_answer(gateway: RunningGateway) -> None:
+    staff = await gateway.staff(lines=("demo",))
+    await staff.request("staff.status", available=False)
+    with pytest.raises(RequestFailed) as refused:
+        await staff.request("staff.answer_next", line="demo")
+    assert refused.value.code == "invalid_state"
+    await staff.close()
+
+
+async def test_line_allowing_unstaffed_queueing_accepts_with_warning(
+    gateway: RunningGateway,
+) -> None:
+    resident = await gateway.resident()
+    joined = await resident.request("queue.join", line="demo")
+    assert (joined["answerable"], joined["warning"]) == (False, "unstaffed")
+    status = await gateway.center.status("demo")
+    assert (status.accepting, status.warning) == (True, "unstaffed")
+    await resident.close()
+
+
+async def test_hello_gives_staff_the_configured_wrapup() -> None:
+    async with running_gateway(make_config({"calls": {"wrapup_seconds": 12}})) as gw:
+        staff = await gw.staff(lines=("demo",))
+        assert (await staff.request("hello"))["staff"]["wrapupSeconds"] == 12
+        await staff.close()
+
+
+async def next_matching(
+    client: SignalClient, type_: str, check: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The next event of `type_` that passes `check` (earlier ones are skipped)."""
+    while True:
+        event = await client.next_event(type_)
+        if check(event):
+            return event
+
+
+async def test_staff_see_waiting_callers_in_order_with_waiting_times(
+    lines_gateway: RunningGateway, clock: FakeClock
+) -> None:
+    gw = lines_gateway
+    staff = await gw.staff(lines=("neuvonta",))
+    watched = await staff.request("line.watch", line="neuvonta")
+    assert watched["queue"] == {
+        "line": "neuvonta",
+        "waiting": [],
+        "staffAvailable": 1,
+        "staffAway": 0,
+    }
+    first, second = await gw.resident(), await gw.resident()
+    first_id = (await first.request("queue.join", line="neuvonta"))["participantId"]
+    for _ in range(2):  # leases and presence are renewed as the clock moves
+        clock.advance(20)
+        await gw.center.maintain()
+    second_id = (await second.request("queue.join", line="neuvonta"))["participantId"]
+    event = await next_matching(staff, "staff.queue", lambda e: len(e["waiting"]) == 2)
+    assert [w["position"] for w in event["waiting"]] == [1, 2]
+    assert [w["waitedSeconds"] for w in event["waiting"]] == [40, 0]
+    ids = [w["id"] for w in event["waiting"]]
+    assert len(set(ids)) == 2 and not {first_id, second_id} & set(ids)
+    assert all(set(w) == {"id", "position", "waitedSeconds"} for w in event["waiting"])
+    clock.advance(20)
+    await gw.center.maintain()
+    again = await staff.request("line.watch", line="neuvonta")
+    assert [(w["id"], w["waitedSeconds"]) for w in again["queue"]["waiting"]] == [
+        (ids[0], 60),
+        (ids[1], 20),
+    ]
+    # A colleague signs in and goes away; the first caller leaves: the list follows.
+    colleague = await gw.staff(lines=("neuvonta",))
+    await colleague.request("staff.status", available=False)
+    counted = await next_matching(staff, "staff.queue", lambda e: e["staffAway"] == 1)
+    assert counted["staffAvailable"] == 1
+    await first.request("queue.leave")
+    left = await next_matching(staff, "staff.queue", lambda e: len(e["waiting"]) == 1)
+    assert [(w["id"], w["position"]) for w in left["waiting"]] == [(ids[1], 1)]
+    # Residents never get the staff list, not even when watching the same line.
+    resident_watch = await second.request("line.watch", line="neuvonta")
+    assert "queue" not in resident_watch
+    assert second.events("staff.queue").empty()
+    for client in (first, second, staff, colleague):
+        await client.close()
+
+
+async def test_staff_of_other_lines_do_not_get_the_waiting_list(clock: FakeClock) -> None:
+    async with running_gateway(make_config(LINES), clock=clock) as gw:
+        other = await gw.staff(lines=("demo",))
+        watched = await other.request("line.watch", line="neuvonta")
+        assert "queue" not in watched
+        resident = await gw.resident()
+        await resident.request("queue.join", line="neuvonta")
+        await other.next_event("line.status")
+        assert other.events("staff.queue").empty()
+        for client in (resident, other):
+            await client.close()
+
+
+async def test_queued_caller_is_told_when_nobody_can_answer_any_more(
+    gateway: RunningGateway,
+) -> None:
+    staff = await gateway.staff(lines=("demo",))
+    resident = await gateway.resident()
+    joined = await resident.request("queue.join", line="demo")
+    assert joined["answerable"] is True
+    await staff.request("staff.status", available=False)
+    update = await next_matching(resident, "queue.update", lambda e: e["answerable"] is False)
+    assert (update["position"], update["line"]) == (1, "demo")
+    await staff.request("staff.status", available=True)
+    await next_matching(resident, "queue.update", lambda e: e["answerable"] is True)
+    for client in (resident, staff):
         await client.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ from aiohttp import web
 from gateway import keys
 from gateway.app import create_app
 from gateway.cli import signin_link
-from gateway.config import Config, from_mapping
+from gateway.config import Config, demo_line, from_mapping
 from gateway.server import serve_app
 from rooms.clock import Clock
 from rooms.store import Store
@@ -32,8 +33,17 @@ def free_port() -> int:
         return port
 
 
-def make_config(extra: Mapping[str, Any] | None = None, port: int | None = None) -> Config:
-    """A config that keeps everything on loopback: host candidates and accepted remotes."""
+def make_config(
+    extra: Mapping[str, Any] | None = None,
+    port: int | None = None,
+    *,
+    unstaffed_demo: bool = True,
+) -> Config:
+    """A config that keeps everything on loopback: host candidates and accepted remotes.
+
+    ``unstaffed_demo``: the demo line takes callers while nobody is available (so a test
+    can queue before a professional signs in); pass False to test the refusal.
+    """
     data: dict[str, Any] = {
         "server": {"host": "127.0.0.1", "port": port or free_port(), "demo_line": True},
         "security": {"secret_key": TEST_KEY},
@@ -44,7 +54,11 @@ def make_config(extra: Mapping[str, Any] | None = None, port: int | None = None)
             data[key] = {**data[key], **value}
         else:
             data[key] = value
-    return from_mapping(data)
+    config = from_mapping(data)
+    if config.demo_line and "demo" not in config.lines:
+        demo = dataclasses.replace(demo_line(), queue_when_unstaffed=unstaffed_demo)
+        config = dataclasses.replace(config, lines={"demo": demo, **config.lines})
+    return config
 
 
 @dataclass

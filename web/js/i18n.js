@@ -302,6 +302,10 @@ export function describeLineStatus(status) {
       detail = t('status.openUntil', { time: formatTime(String(status.closesAt).slice(11, 16)) });
     }
   }
+  if (status.answerable === false) {
+    // Open by its hours, but no professional is available: never "Open now".
+    return { state: 'unstaffed', label: t('status.unstaffed'), detail: '' };
+  }
   if (!status.accepting) {
     return { state: 'full', label: t('status.full'), detail: t('status.fullDetail') };
   }

@@ -2,7 +2,7 @@
 
 import {
   initI18n, onLanguageChange, t, lang, describeLineStatus, formatQueueLength, formatLineWait,
-  formatQueuePosition, errorMessage, formatDuration, has,
+  formatQueuePosition, errorMessage, formatDuration, has, formatNextOpening, formatTime,
 } from './i18n.js';
 import { SignalingClient, PROTOCOL_VERSION, errorCode } from './signaling.js';
 import { CallMedia, getMicrophone, stopStream } from './rtc.js';
@@ -36,6 +36,16 @@ const els = {
   participantsBox: $('participants-box'),
   participants: $('participants'),
   notice: $('call-notice'),
+  unstaffed: $('line-unstaffed'),
+  hoursBox: $('hours-box'),
+  hoursList: $('hours-list'),
+  callHeading: $('call-heading'),
+  privacy: $('privacy-note'),
+  infoCard: document.querySelector('.line-info'),
+  audioControls: $('audio-controls'),
+  volume: $('volume'),
+  speakerField: $('speaker-field'),
+  speaker: $('speaker'),
 };
 const actionButtons = [els.call, els.cancel, els.hangup, els.retry, els.mute];
 
@@ -133,28 +143,55 @@ function render() {
   els.badge.dataset.state = described.state;
   els.badge.hidden = !state.status;
   setText(els.detail, described.detail);
+  const phaseNow = state.phase;
+  const busy = phaseNow === 'queued' || phaseNow === 'connected';
+  const unstaffed = Boolean(state.status && state.status.open && state.status.answerable === false);
+  let unstaffedText = '';
+  if (unstaffed && phaseNow === 'queued') {
+    unstaffedText = t('line.unstaffedQueued');
+  } else if (unstaffed && !busy) {
+    if (state.status.accepting && state.status.warning === 'unstaffed') {
+      unstaffedText = t('line.unstaffedWarning');
+    } else if (state.status.nextStaffed) {
+      unstaffedText = t('line.unstaffedNext', { when: formatNextOpening(state.status.nextStaffed) });
+    } else {
+      unstaffedText = t('line.unstaffed');
+    }
+  }
+  setText(els.unstaffed, unstaffedText);
+  els.unstaffed.hidden = !unstaffedText;
+  renderHours();
+  setText(els.callHeading, phaseNow === 'connected' ? t('line.inCallHeading') : t('line.callHeading'));
+  els.privacy.hidden = phaseNow === 'connected';
+  els.description.hidden = els.description.hidden || phaseNow === 'connected';
+  els.infoCard.hidden = phaseNow === 'connected';
+  els.audioControls.hidden = phaseNow !== 'connected';
   setText(els.queue, state.status && state.status.open
     ? formatQueueLength(state.status.queueLength) : '');
   els.queue.hidden = !els.queue.textContent;
-  els.wait.hidden = described.state !== 'open';
-  setText(els.wait, described.state === 'open' ? formatLineWait(state.status) : '');
+  // One estimate at a time: while queued, the status sentence carries the caller's own.
+  const showWait = described.state === 'open' && !busy && !unstaffed;
+  els.wait.hidden = !showWait;
+  setText(els.wait, showWait ? formatLineWait(state.status) : '');
 
   const phase = state.phase;
   const accepting = Boolean(state.status && state.status.accepting);
   const canCall = (phase === 'idle' || phase === 'ended') && accepting && sig.connected;
 
-  els.call.hidden = !['loading', 'idle', 'starting', 'joining', 'ended'].includes(phase);
+  const noAnswer = unstaffed && !accepting;
+  els.call.hidden = !['loading', 'idle', 'starting', 'joining', 'ended'].includes(phase) || noAnswer;
   els.call.disabled = !canCall;
   els.call.setAttribute('aria-busy', String(phase === 'starting' || phase === 'joining'));
   els.cancel.hidden = phase !== 'queued';
   els.hangup.hidden = phase !== 'connected';
   els.mute.hidden = phase !== 'connected';
   els.mute.setAttribute('aria-pressed', String(state.muted));
+  setText(els.mute, state.muted ? t('call.unmute') : t('call.mute'));
   els.retry.hidden = phase !== 'disconnected';
 
   let hint = '';
   if ((phase === 'idle' || phase === 'ended') && state.status && !accepting) {
-    hint = state.status.open ? t('line.cannotCallFull') : t('line.cannotCallClosed');
+    if (!unstaffed) hint = state.status.open ? t('line.cannotCallFull') : t('line.cannotCallClosed');
   }
   setText(els.hint, hint);
   els.hint.hidden = !hint;
@@ -209,6 +246,53 @@ function manageFocus(activeBefore) {
     } else {
       pendingFocus = true;
     }
+  }
+}
+
+// The weekly opening hours from the line status (none for a line open around the clock).
+function renderHours() {
+  const week = state.status && Array.isArray(state.status.weeklyHours) ? state.status.weeklyHours : null;
+  els.hoursBox.hidden = !week || week.length === 0;
+  if (!week) return;
+  const rows = [];
+  for (const day of week) {
+    const ranges = Array.isArray(day.ranges) ? day.ranges : [];
+    const text = ranges.length ? ranges.map((r) => t('line.hoursRange', {
+      opens: formatTime(r.opens), closes: formatTime(r.closes),
+    })).join(', ') : t('line.hoursClosed');
+    rows.push([t(`weekday.${day.weekday}`), text]);
+  }
+  const signature = rows.map((r) => r.join('|')).join('\n');
+  if (els.hoursList.dataset.signature === signature) return;
+  els.hoursList.dataset.signature = signature;
+  els.hoursList.replaceChildren(...rows.flatMap(([day, text]) => {
+    const dt = document.createElement('dt');
+    dt.textContent = day;
+    const dd = document.createElement('dd');
+    dd.textContent = text;
+    return [dt, dd];
+  }));
+}
+
+// Speaker choice where the browser can route audio (HTMLMediaElement.setSinkId).
+async function fillSpeakers() {
+  if (!('setSinkId' in HTMLMediaElement.prototype) || !navigator.mediaDevices
+    || !navigator.mediaDevices.enumerateDevices) return;
+  try {
+    const outputs = (await navigator.mediaDevices.enumerateDevices())
+      .filter((d) => d.kind === 'audiooutput');
+    if (outputs.length < 2) return;
+    const chosen = els.speaker.value;
+    els.speaker.replaceChildren(...outputs.map((d, i) => {
+      const option = document.createElement('option');
+      option.value = d.deviceId;
+      option.textContent = d.label || (i === 0 ? t('line.speakerDefault') : `${t('line.speaker')} ${i + 1}`);
+      return option;
+    }));
+    if (chosen) els.speaker.value = chosen;
+    els.speakerField.hidden = false;
+  } catch {
+    // No speaker list: the default output is used.
   }
 }
 
@@ -650,6 +734,9 @@ sig.on('queue.update', (event) => {
   if (state.phase !== 'queued' || (event.line && event.line !== lineId)) return;
   state.position = event.position;
   state.wait = event.estimatedWaitSeconds;
+  if (typeof event.answerable === 'boolean' && state.status) {
+    state.status = { ...state.status, answerable: event.answerable };
+  }
   render();
 });
 
@@ -662,6 +749,7 @@ sig.on('call.connected', (event) => {
   roster.reset(event.callId || null, state.participantId, event.participants);
   render();
   startTimer();
+  fillSpeakers();
 });
 
 sig.on('participant.joined', (event) => {
@@ -699,7 +787,10 @@ sig.on('call.ended', (event) => {
   teardownMedia();
   tokens.clear();
   state.phase = 'ended';
-  state.message = { key: 'call.ended', extra: END_REASON_KEYS[event.reason] };
+  let extra = END_REASON_KEYS[event.reason];
+  if (event.by === 'professional' && event.reason === 'hangup') extra = 'line.endedProfessional';
+  if (event.by === 'professional' && event.reason === 'timeout') extra = 'line.endedProfessionalLost';
+  state.message = { key: 'call.ended', extra };
   render();
 });
 
@@ -749,6 +840,12 @@ els.hangup.addEventListener('click', () => {
   hangUp();
 });
 els.mute.addEventListener('click', toggleMute);
+els.volume.addEventListener('input', () => {
+  els.audio.volume = Number(els.volume.value);
+});
+els.speaker.addEventListener('change', () => {
+  els.audio.setSinkId(els.speaker.value).catch(() => {});
+});
 els.retry.addEventListener('click', () => {
   pendingFocus = true;
   state.error = null;

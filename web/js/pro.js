@@ -47,7 +47,14 @@ const els = {
   removeInterpreter: $('remove-interpreter-button'),
   rejoinView: $('rejoin-view'),
   rejoinList: $('rejoin-list'),
+  available: $('available-button'),
+  away: $('away-button'),
+  sound: $('sound-toggle'),
+  wrapup: $('wrapup'),
+  wrapupText: $('wrapup-text'),
+  ready: $('ready-button'),
 };
+const SOUND_KEY = 'tukilinja.pro.sound';
 
 // phase: loading | signedout | ready | answering | resuming | incall | disconnected
 // `reconnecting` is true while in a call and the socket is being re-established.
@@ -68,12 +75,16 @@ const state = {
   invite: null, // {url, language, expiresAt}
   inviting: false,
   notice: '',
-  lastLeft: null, // {participant, reason}: explains a following call.ended peer_left
+  lastLeft: null, // {participant, reason, by}: explains a following call.ended
+  available: true, // this console's Available / Away status (staff.status)
+  wrapupSeconds: 30, // from hello's staff.wrapupSeconds
+  wrapupUntil: 0, // Date.now() until which the console is in wrap-up after a call
+  wrapupLine: null,
+  queues: new Map(), // line id -> {waiting: [{id, position, waitedSeconds}], at, staffAvailable, staffAway}
 };
 
 const sig = new SignalingClient();
 let media = null;
-let timerHandle = null;
 let focusAfterRender = null;
 const tokens = new TokenStore('pro');
 const roster = new Roster();
@@ -106,19 +117,27 @@ function buildCard(id) {
   const queue = document.createElement('p');
   queue.className = 'queue-length';
   const wait = document.createElement('p');
+  const waiting = document.createElement('ul');
+  waiting.className = 'waiting-list';
+  waiting.setAttribute('role', 'list');
+  waiting.id = `line-card-${els.cards.children.length + 1}-waiting`;
+  waiting.setAttribute('aria-label', t('pro.waitingList', { line: lineName(id) }));
+  const colleagues = document.createElement('p');
+  colleagues.className = 'colleagues';
   const button = document.createElement('button');
   button.type = 'button';
   button.className = 'btn btn-primary';
   button.dataset.line = id;
   button.addEventListener('click', () => {
+    if (button.getAttribute('aria-disabled') === 'true') return;
     answerNext(id);
   });
   const actions = document.createElement('div');
   actions.className = 'actions';
   actions.append(button);
-  article.append(heading, stateRow, queue, wait, actions);
+  article.append(heading, stateRow, queue, wait, waiting, colleagues, actions);
   item.append(article);
-  return { item, heading, badge, detail, queue, wait, button };
+  return { item, heading, badge, detail, queue, wait, waiting, colleagues, button };
 }
 
 function statusMessage() {
@@ -175,16 +194,92 @@ function renderRejoin() {
   }));
 }
 
+// How long a caller has waited, counted on locally from the gateway's waitedSeconds.
+function formatWaited(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const minutes = Math.floor(s / 60);
+  try {
+    const unit = (u, n) => new Intl.NumberFormat([lang()], { style: 'unit', unit: u, unitDisplay: 'long' })
+      .format(n);
+    return minutes < 1 ? unit('second', s) : unit('minute', minutes);
+  } catch {
+    return minutes < 1 ? `${s} s` : `${minutes} min`;
+  }
+}
+
+function waitingCount(id) {
+  const queue = state.queues.get(id);
+  if (queue) return queue.waiting.length;
+  const entry = state.lines.get(id);
+  return entry && entry.status ? Number(entry.status.queueLength) || 0 : 0;
+}
+
+function totalWaiting() {
+  let total = 0;
+  for (const id of state.lines.keys()) total += waitingCount(id);
+  return total;
+}
+
+function inWrapup() {
+  return state.wrapupUntil > Date.now();
+}
+
+function renderWaiting(id, card) {
+  const queue = state.queues.get(id);
+  const waiting = queue ? queue.waiting : [];
+  const elapsed = queue ? (Date.now() - queue.at) / 1000 : 0;
+  let texts = waiting.map((w, index) => t('pro.waitingItem', {
+    position: w.position || index + 1,
+    waited: formatWaited((Number(w.waitedSeconds) || 0) + elapsed),
+  }));
+  if (!queue) {
+    // A gateway without staff.queue: one item per caller, without waiting times.
+    texts = Array.from({ length: waitingCount(id) }, (_, index) => t('pro.waitingItemPlain', {
+      position: index + 1,
+    }));
+  }
+  const signature = texts.join('\n');
+  if (card.waiting.dataset.signature !== signature) {
+    card.waiting.dataset.signature = signature;
+    card.waiting.replaceChildren(...texts.map((text) => {
+      const item = document.createElement('li');
+      item.textContent = text;
+      return item;
+    }));
+  }
+  card.waiting.hidden = texts.length === 0;
+  card.waiting.setAttribute('aria-label', t('pro.waitingList', { line: lineName(id) }));
+  let colleagues = '';
+  if (queue) {
+    const available = Math.max(0, (Number(queue.staffAvailable) || 0) - (state.available ? 1 : 0));
+    const away = Math.max(0, (Number(queue.staffAway) || 0) - (state.available ? 0 : 1));
+    colleagues = t('pro.colleagues', { available, away });
+  }
+  setText(card.colleagues, colleagues);
+  card.colleagues.hidden = !colleagues;
+}
+
 function render() {
   const phase = state.phase;
-  document.title = t('pro.title');
+  const waitingNow = totalWaiting();
+  document.title = waitingNow > 0 && state.me && phase !== 'signedout'
+    ? t('pro.titleWaiting', { count: waitingNow }) : t('pro.title');
   els.signedOut.hidden = phase !== 'signedout';
   els.console.hidden = phase === 'signedout' || phase === 'loading' || !state.me;
   setText(els.greeting, state.me ? t('pro.greeting', { name: state.me.name }) : '');
   els.retryRow.hidden = phase !== 'disconnected';
 
   const inCall = phase === 'incall';
-  els.queueView.hidden = inCall;
+  els.queueView.hidden = false;
+  els.available.setAttribute('aria-pressed', String(state.available));
+  els.away.setAttribute('aria-pressed', String(!state.available));
+  els.available.disabled = !sig.connected;
+  els.away.disabled = !sig.connected;
+  const wrapping = phase === 'ready' && inWrapup();
+  els.wrapup.hidden = !wrapping;
+  setText(els.wrapupText, wrapping ? t('pro.wrapup', {
+    seconds: Math.ceil((state.wrapupUntil - Date.now()) / 1000),
+  }) : '');
   els.callView.hidden = !inCall;
   els.noLines.hidden = !(state.me && state.me.lines.length === 0);
 
@@ -198,8 +293,11 @@ function render() {
     setText(card.queue, status ? formatQueueLength(status.queueLength) : '');
     setText(card.wait, described.state === 'open' ? formatLineWait(status) : '');
     setText(card.button, t('pro.answerNext'));
-    const waiting = Boolean(status && status.queueLength > 0);
-    card.button.disabled = !(waiting && phase === 'ready' && sig.connected);
+    renderWaiting(id, card);
+    const waiting = waitingCount(id) > 0;
+    // aria-disabled, not disabled: the button keeps focus after a call (wrap-up).
+    const usable = waiting && phase === 'ready' && sig.connected && state.available && !inWrapup();
+    card.button.setAttribute('aria-disabled', String(!usable));
     card.button.setAttribute('aria-busy', String(phase === 'answering'));
   }
   renderRejoin();
@@ -213,6 +311,7 @@ function render() {
   els.participantsBox.hidden = listed === 0;
   setText(els.notice, inCall ? state.notice : '');
   els.mute.setAttribute('aria-pressed', String(state.muted));
+  setText(els.mute, state.muted ? t('call.unmute') : t('call.mute'));
 
   const interpreter = inCall ? roster.find('interpreter') : null;
   const online = sig.connected && !state.reconnecting;
@@ -298,6 +397,73 @@ function normaliseCalls(calls) {
     .filter((c) => typeof c.callId === 'string' && c.callId);
 }
 
+function readStaffHello(staff) {
+  if (staff && Number.isFinite(Number(staff.wrapupSeconds))) {
+    state.wrapupSeconds = Math.max(0, Number(staff.wrapupSeconds));
+  }
+}
+
+function putQueue(queue) {
+  if (!queue || typeof queue.line !== 'string' || !state.lines.has(queue.line)) return;
+  const before = waitingCount(queue.line);
+  const beforeTotal = totalWaiting();
+  state.queues.set(queue.line, {
+    waiting: Array.isArray(queue.waiting) ? queue.waiting : [],
+    at: Date.now(),
+    staffAvailable: queue.staffAvailable,
+    staffAway: queue.staffAway,
+  });
+  queueChanged(queue.line, before, beforeTotal);
+}
+
+// A caller arrived on an empty queue: a sound (unless turned off) and the status text; a
+// message about waiting callers goes when the queue is empty again.
+function queueChanged(id, before, beforeTotal) {
+  const now = waitingCount(id);
+  if (before === 0 && now > 0) {
+    if (state.phase === 'ready') {
+      state.message = { key: 'pro.callerWaiting', params: { line: lineName(id) } };
+    }
+    if (beforeTotal === 0) beep();
+  }
+  if (state.message && state.message.key === 'pro.callerWaiting' && totalWaiting() === 0) {
+    state.message = null;
+  }
+}
+
+let audioContext = null;
+function beep() {
+  if (!els.sound.checked) return;
+  try {
+    const Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return;
+    audioContext = audioContext || new Context();
+    const osc = audioContext.createOscillator();
+    const gain = audioContext.createGain();
+    osc.frequency.value = 880;
+    gain.gain.setValueAtTime(0.0001, audioContext.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.2, audioContext.currentTime + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, audioContext.currentTime + 0.4);
+    osc.connect(gain).connect(audioContext.destination);
+    osc.start();
+    osc.stop(audioContext.currentTime + 0.45);
+  } catch {
+    // No sound where Web Audio is unavailable; the title still changes.
+  }
+}
+
+async function setAvailable(available) {
+  state.available = available;
+  render();
+  try {
+    const result = await sig.request('staff.status', { available });
+    if (result && typeof result.available === 'boolean') state.available = result.available;
+  } catch (err) {
+    if (err && err.code !== 'connection_closed') state.error = { code: errorCode(err, 'internal_error') };
+  }
+  render();
+}
+
 async function watchLines(lines) {
   for (const id of lines) {
     if (!state.lines.has(id)) {
@@ -308,6 +474,7 @@ async function watchLines(lines) {
     try {
       const watched = await sig.request('line.watch', { line: id });
       state.lines.get(id).status = watched.status;
+      if (watched.queue) putQueue(watched.queue);
     } catch (err) {
       if (err && err.code === 'connection_closed') throw err;
       console.warn(`could not watch line ${id}`, err);
@@ -331,7 +498,9 @@ async function connect() {
     const lines = hello.staff && Array.isArray(hello.staff.lines) ? hello.staff.lines : state.me.lines;
     state.me.lines = lines;
     state.rejoinable = normaliseCalls(hello.staff && hello.staff.calls);
+    readStaffHello(hello.staff);
     await watchLines(lines);
+    if (!state.available) await setAvailable(false);
     state.phase = 'ready';
     state.error = null;
   } catch (err) {
@@ -348,13 +517,7 @@ async function connect() {
 
 // ---- call --------------------------------------------------------------------------------
 
-function stopTimer() {
-  if (timerHandle !== null) window.clearInterval(timerHandle);
-  timerHandle = null;
-}
-
 function endCall() {
-  stopTimer();
   if (media) media.close();
   media = null;
   if (state.call) {
@@ -440,7 +603,7 @@ async function enterCall(result, { keptMedia = false, stream = null } = {}) {
   state.error = null;
   state.message = null;
   if (!sameCall) focusAfterRender = () => els.hangup;
-  if (timerHandle === null) timerHandle = window.setInterval(render, 1000);
+  state.wrapupUntil = 0;
   render();
   if (!keptMedia || !media) {
     await startFreshMedia(stream);
@@ -517,7 +680,8 @@ async function rejoinCall(call) {
     }
     state.phase = 'ready';
     state.error = { code };
-    focusAfterRender = () => els.signout;
+    const first = state.lines.values().next().value;
+    focusAfterRender = () => (first ? first.card.button : null);
     render();
     return;
   }
@@ -632,14 +796,26 @@ async function reconnect() {
 
 function backToQueue(message, error = null) {
   const line = state.call ? state.call.line : null;
+  const hadCall = Boolean(state.call);
   endCall();
+  if (hadCall && state.wrapupSeconds > 0) {
+    state.wrapupUntil = Date.now() + state.wrapupSeconds * 1000;
+    state.wrapupLine = line;
+    }
   tokens.clear();
   state.phase = sig.connected ? 'ready' : 'disconnected';
   state.message = message;
   state.error = error;
   const entry = line ? state.lines.get(line) : null;
-  focusAfterRender = () => (entry && !entry.card.button.disabled ? entry.card.button : els.signout);
+  const first = state.lines.values().next().value;
+  focusAfterRender = () => (entry || first ? (entry || first).card.button : document.getElementById('main'));
   render();
+}
+
+// Once a second: waiting times, the call timer, the end of wrap-up.
+function tick() {
+  if (state.wrapupUntil && !inWrapup()) state.wrapupUntil = 0;
+  if (state.me && state.phase !== 'signedout') render();
 }
 
 function abandonCall(code) {
@@ -750,11 +926,18 @@ const END_REASON_KEYS = {
 sig.on('line.status', (event) => {
   const entry = state.lines.get(event.line);
   if (!entry || !event.status) return;
-  const before = entry.status ? entry.status.queueLength : 0;
+  const before = waitingCount(event.line);
+  const beforeTotal = totalWaiting();
   entry.status = event.status;
-  if (state.phase === 'ready' && before === 0 && event.status.queueLength > 0) {
-    state.message = { key: 'pro.callerWaiting', params: { line: lineName(event.line) } };
+  if (!state.queues.has(event.line)) queueChanged(event.line, before, beforeTotal);
+  else if (state.message && state.message.key === 'pro.callerWaiting' && totalWaiting() === 0) {
+    state.message = null;
   }
+  render();
+});
+
+sig.on('staff.queue', (event) => {
+  putQueue(event);
   render();
 });
 
@@ -800,7 +983,7 @@ sig.on('participant.left', (event) => {
   if (state.phase !== 'incall' || !roster.ours(event) || !event.participant) return;
   const p = { ...roster.byId.get(event.participant.id), ...event.participant };
   roster.remove(p.id);
-  state.lastLeft = { participant: p, reason: event.reason };
+  state.lastLeft = { participant: p, reason: event.reason, by: event.by || p.role };
   if (p.id !== state.participantId) announce(leftText(p, event.reason));
   if (p.role === 'interpreter' && document.activeElement === els.removeInterpreter) {
     focusAfterRender = () => els.invite;
@@ -812,7 +995,15 @@ sig.on('call.ended', (event) => {
   if (state.phase !== 'incall' || !state.call) return;
   if (event.callId && state.call.callId && event.callId !== state.call.callId) return;
   let message;
-  if (event.reason === 'peer_left') {
+  const by = event.by || (state.lastLeft && state.lastLeft.by)
+    || (state.lastLeft && state.lastLeft.participant.role) || null;
+  const reason = event.reason === 'peer_left' && state.lastLeft ? state.lastLeft.reason : event.reason;
+  if (by === 'resident' && reason === 'hangup') {
+    message = { key: 'pro.endedResidentHungUp' };
+  } else if (by === 'resident' && (reason === 'timeout' || reason === 'media_failed'
+    || reason === 'media_timeout')) {
+    message = { key: 'pro.endedResidentLost' };
+  } else if (event.reason === 'peer_left') {
     const last = state.lastLeft;
     message = last && last.participant.role === 'resident' && last.reason !== 'hangup'
       ? { text: `${leftText(last.participant, last.reason)} ${t('call.ended')}` }
@@ -856,6 +1047,31 @@ els.hangup.addEventListener('click', () => {
   hangUp();
 });
 els.mute.addEventListener('click', toggleMute);
+els.available.addEventListener('click', () => {
+  setAvailable(true);
+});
+els.away.addEventListener('click', () => {
+  setAvailable(false);
+});
+els.ready.addEventListener('click', () => {
+  state.wrapupUntil = 0;
+  const entry = state.wrapupLine ? state.lines.get(state.wrapupLine) : null;
+  const first = state.lines.values().next().value;
+  focusAfterRender = () => (entry || first ? (entry || first).card.button : null);
+  render();
+});
+try {
+  els.sound.checked = window.localStorage.getItem(SOUND_KEY) !== 'off';
+} catch {
+  // Storage disabled: the sound stays on.
+}
+els.sound.addEventListener('change', () => {
+  try {
+    window.localStorage.setItem(SOUND_KEY, els.sound.checked ? 'on' : 'off');
+  } catch {
+    // not remembered
+  }
+});
 els.invite.addEventListener('click', () => {
   state.inviteOpen = !state.inviteOpen;
   if (state.inviteOpen) focusAfterRender = () => els.inviteLanguage;
@@ -934,6 +1150,7 @@ async function main() {
     return;
   }
   state.me = me;
+  window.setInterval(tick, 1000);
   await loadNames();
   await connect();
 }
