@@ -2,6 +2,6 @@
 
 import sys
 
-from gateway.cli import main
+from gateway.cli import main, python_command
 
-sys.exit(main())
+sys.exit(main(prog=f"{python_command()} -m gateway"))

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from gateway import keys
 from gateway.bodies import BodyError, read_json
-from signaling.tokens import StaffClaims, TokenError
+from signaling.tokens import ExpiredTokenError, StaffClaims, TokenError, WrongIssuerError
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,26 @@ def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
+def _other_server(exc: WrongIssuerError) -> web.Response:
+    """A genuine link made for another base URL (another port, host or ``public_url``).
+
+    Both addresses are named (the page shows them; neither is a secret) and the token is not.
+    """
+    message = (
+        f"This sign-in link was made for {exc.issuer}, not this server ({exc.expected})."
+        f" Make a new one for this server: staff-token --base-url {exc.expected}"
+    )
+    body = {
+        "error": {
+            "code": "token_other_server",
+            "message": message,
+            "made_for": exc.issuer,
+            "server": exc.expected,
+        }
+    }
+    return web.json_response(body, status=401)
+
+
 async def signin(request: web.Request) -> web.Response:
     """Exchange a one-time sign-in token for a session cookie."""
     try:
@@ -46,8 +66,12 @@ async def signin(request: web.Request) -> web.Response:
     now = app[keys.CLOCK].now()
     try:
         claims = app[keys.TOKENS].verify_signin(token, now)
+    except WrongIssuerError as exc:
+        return _other_server(exc)
+    except ExpiredTokenError:
+        return _error(401, "token_expired", "The sign-in link has expired.")
     except TokenError:
-        return _error(401, "invalid_token", "The sign-in link is invalid or has expired.")
+        return _error(401, "invalid_token", "The sign-in link is not valid.")
     if not await app[keys.STORE].tokens.consume(claims.token_id, claims.expires_at):
         return _error(401, "token_used", "The sign-in link has already been used.")
     lines = tuple(line for line in claims.lines if line in app[keys.CENTER].lines)

@@ -5,6 +5,7 @@ Every setting is documented in docs/configuration.md.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -108,14 +109,27 @@ class Config:
             return key
         path = Path(self.secret_key_file).expanduser()
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
+            _create_key_file(path)
         key = path.read_text().strip().encode()
         if len(key) < 32:
             raise ConfigError(f"the key in {path} is shorter than 32 characters")
         return key
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a new random key to `path` unless another process just did (atomic link)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    draft = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):  # another process made it: use that
+            os.link(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)
 
 
 def demo_line() -> ServiceLine:

@@ -22,6 +22,23 @@ class TokenError(Exception):
     """The token is malformed, forged, expired or meant for something else."""
 
 
+class ExpiredTokenError(TokenError):
+    """A genuine token (signature, audience and issuer checked) whose lifetime is over."""
+
+
+class WrongIssuerError(TokenError):
+    """A genuine token of the right kind, signed with this key but for another base URL.
+
+    ``issuer`` is the base URL the token was made for (from the signed claims, so it was
+    written by whoever holds the key); ``expected`` is the one this service checks.
+    """
+
+    def __init__(self, issuer: str, expected: str) -> None:
+        super().__init__(f"the token was issued for {issuer}, not {expected}")
+        self.issuer = issuer
+        self.expected = expected
+
+
 @dataclass(frozen=True)
 class StaffClaims:
     """What a verified staff token says: who, which lines, and until when."""
@@ -62,6 +79,10 @@ class TokenService:
     @property
     def session_ttl(self) -> timedelta:
         return self._session_ttl
+
+    @property
+    def issuer(self) -> str:
+        return self._issuer
 
     def issue_signin(self, name: str, lines: tuple[str, ...], now: datetime) -> str:
         """A one-time sign-in token for a professional (exchanged for a session)."""
@@ -147,27 +168,44 @@ class TokenService:
         if not isinstance(token, str) or not token or len(token) > 4096:
             raise TokenError("missing or oversized token")
         try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                self._key,
-                algorithms=[ALGORITHM],
-                audience=audience,
-                issuer=self._issuer,
-                leeway=LEEWAY_SECONDS,
-                options={
-                    "require": REQUIRED_CLAIMS,
-                    "verify_exp": False,
-                    "verify_nbf": False,
-                    "verify_iat": False,
-                },
-            )
+            claims = self._jwt_decode(token, audience, self._issuer)
+        except jwt.InvalidIssuerError as exc:
+            # The signature is checked before the issuer: this key made it, for another base
+            # URL. Say so only for a token that is right in every other respect.
+            try:
+                other = self._jwt_decode(token, audience, None)
+            except jwt.PyJWTError:
+                raise TokenError(str(exc)) from exc
+            issuer = other["iss"]
+            if not isinstance(issuer, str) or not issuer or len(issuer) > 512:
+                raise TokenError(str(exc)) from exc
+            raise WrongIssuerError(issuer, self._issuer) from exc
         except jwt.PyJWTError as exc:
             raise TokenError(str(exc)) from exc
         # Expiry is checked against the injected clock, not the system clock.
         stamp = now.timestamp()
-        if not isinstance(claims["exp"], int) or claims["exp"] + LEEWAY_SECONDS < stamp:
-            raise TokenError("the token has expired")
+        if not isinstance(claims["exp"], int):
+            raise TokenError("the token's expiry is malformed")
+        if claims["exp"] + LEEWAY_SECONDS < stamp:
+            raise ExpiredTokenError("the token has expired")
         for claim in ("nbf", "iat"):
             if not isinstance(claims[claim], int) or claims[claim] - LEEWAY_SECONDS > stamp:
                 raise TokenError("the token is not valid yet")
+        return claims
+
+    def _jwt_decode(self, token: str, audience: str, issuer: str | None) -> dict[str, Any]:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            self._key,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=issuer,
+            leeway=LEEWAY_SECONDS,
+            options={
+                "require": REQUIRED_CLAIMS,
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
+        )
         return claims

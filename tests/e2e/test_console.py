@@ -160,3 +160,44 @@ async def test_resident_call_screen_on_a_phone(browser: Browser, gateway: Runnin
     await muted.tap()
     await expect(button(resident, "Mute microphone")).to_have_attribute("aria-pressed", "false")
     await context.close()
+
+
+async def serious_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical findings on the whole page (WCAG 2.1 A and AA)."""
+    if not await page.evaluate("() => typeof axe !== 'undefined'"):
+        await page.evaluate(AXE.read_text())  # evaluated by the tool, so the page's CSP holds
+    result: dict[str, Any] = await page.evaluate(
+        "async () => axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})"
+    )
+    return [
+        {"id": v["id"], "nodes": [(n["target"], n["failureSummary"]) for n in v["nodes"]]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+async def test_new_states_pass_axe(browser: Browser, gateway: RunningGateway) -> None:
+    """No one answering, the waiting list, Away, wrap-up: no serious axe-core findings."""
+    resident = await open_resident(browser, gateway.base_url)
+    await expect(status_with(resident, "No one is answering right now")).to_be_visible(
+        timeout=10000
+    )
+    assert await serious_violations(resident) == []
+    console = await open_console(browser, gateway)
+    await button(resident, "Call").click()
+    await queue_position(resident, 1)
+    await expect(waiting_list(console).get_by_role("listitem")).to_have_count(1, timeout=10000)
+    assert await serious_violations(console) == []
+    await button(console, "Away").click()
+    await expect(status_with(resident, "You keep your place in the queue")).to_be_visible(
+        timeout=10000
+    )
+    assert await serious_violations(console) == []
+    assert await serious_violations(resident) == []
+    await button(console, "Available").click()
+    await button(console, "Answer next caller").click()
+    await expect(status_with(resident, "Connected")).to_be_visible(timeout=15000)
+    assert await serious_violations(resident) == []
+    await button(console, "Hang up").click()
+    await expect(console.get_by_text(re.compile(r"Wrap-up"))).to_be_visible(timeout=5000)
+    assert await serious_violations(console) == []

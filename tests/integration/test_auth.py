@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -73,11 +74,28 @@ async def test_forged_expired_and_wrong_audience_tokens(gateway: RunningGateway)
         {**base, "iss": "https://elsewhere.example", "jti": "i"}, TEST_KEY, algorithm="HS256"
     )
     unsigned = jwt.encode({**base, "jti": "n"}, "", algorithm="none")
+    other_kind_and_issuer = jwt.encode(
+        {**base, "aud": "tukilinja:staff-session", "iss": "https://elsewhere.example"},
+        TEST_KEY,
+        algorithm="HS256",
+    )
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        for token in (forged, expired, session_as_signin, other_issuer, unsigned, "garbage"):
+        for token in (forged, session_as_signin, other_kind_and_issuer, unsigned, "garbage"):
             response = await post_signin(gateway, http, token)
             assert response.status == 401, token
             assert (await response.json())["error"]["code"] == "invalid_token"
+        # Genuine links that cannot be used say why: expired, or made for another address.
+        response = await post_signin(gateway, http, expired)
+        assert response.status == 401
+        assert (await response.json())["error"]["code"] == "token_expired"
+        response = await post_signin(gateway, http, other_issuer)
+        assert response.status == 401
+        error = (await response.json())["error"]
+        assert error["code"] == "token_other_server"
+        assert (error["made_for"], error["server"]) == (
+            "https://elsewhere.example",
+            gateway.base_url,
+        )
         for body in ({"token": 5}, {"nothing": 1}):
             response = await http.post(
                 gateway.base_url + "/api/staff/signin",
@@ -93,6 +111,27 @@ async def test_forged_expired_and_wrong_audience_tokens(gateway: RunningGateway)
         assert response.status == 400
         me = await http.get(gateway.base_url + "/api/staff/me")
         assert me.status == 401
+
+
+async def test_a_link_for_another_port_is_refused_saying_so(gateway: RunningGateway) -> None:
+    # The same key and lines, the default port: what staff-token printed before it read
+    # the server's port.
+    other = replace(gateway.config, port=gateway.config.port + 1)
+    link = signin_link(other, "Maija", ("demo",))
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        response = await post_signin(gateway, http, token_of(link))
+        assert response.status == 401
+        error = (await response.json())["error"]
+        assert error["code"] == "token_other_server"
+        assert error["message"] == (
+            f"This sign-in link was made for {other.base_url}, not this server"
+            f" ({gateway.base_url}). Make a new one for this server:"
+            f" staff-token --base-url {gateway.base_url}"
+        )
+        assert token_of(link) not in await response.text()
+        assert (await http.get(gateway.base_url + "/api/staff/me")).status == 401
+        right = signin_link(gateway.config, "Maija", ("demo",))
+        assert (await post_signin(gateway, http, token_of(right))).status == 200
 
 
 async def test_forged_session_cookie_is_anonymous(gateway: RunningGateway) -> None:

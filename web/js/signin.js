@@ -19,10 +19,18 @@ function takeToken() {
 
 const token = takeToken();
 
-function showError(code) {
+// A link made for another address names both: the one it was made for and this server's.
+function otherServerParams(error) {
+  if (!error || typeof error.made_for !== 'string' || typeof error.server !== 'string') {
+    return null;
+  }
+  return { madeFor: error.made_for, server: error.server };
+}
+
+function showError(code, params = {}) {
   const key = code && has(`signin.error.${code}`) ? `signin.error.${code}` : 'signin.error.invalid';
   els.status.textContent = '';
-  els.alertText.textContent = t(key);
+  els.alertText.textContent = t(key, params);
   els.alert.hidden = false;
 }
 
@@ -52,12 +60,18 @@ async function main() {
     window.location.replace('/pro');
     return;
   }
-  let code = null;
+  let error = null;
   try {
     const body = await response.json();
-    code = body && body.error ? body.error.code : null;
+    error = body && body.error ? body.error : null;
   } catch {
     // not JSON
+  }
+  const code = error ? error.code : null;
+  if (code === 'token_other_server') {
+    const params = otherServerParams(error);
+    showError(params ? code : 'invalid', params || {});
+    return;
   }
   showError(code || 'invalid');
 }
