@@ -16,7 +16,7 @@ from aiohttp import web
 
 from gateway import keys
 from gateway.app import create_app
-from gateway.config import Config, load_config
+from gateway.config import Config, check, load_config
 from gateway.logs import configure_logging
 from gateway.server import serve_app
 from media.compat import CompatError
@@ -60,12 +60,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = replace(config, host=args.host)
         if getattr(args, "port", None) is not None:
             config = replace(config, port=args.port)
+        check(config)
     except ConfigError as exc:
         print(f"tukilinja: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(config.log_level)
     try:
         run(serve(config), config.event_loop)
+    except ConfigError as exc:
+        print(f"tukilinja: configuration error: {exc}", file=sys.stderr)
+        return 2
     except CompatError as exc:
         print(f"tukilinja: cannot start: {exc}", file=sys.stderr)
         return 3
@@ -120,6 +124,12 @@ async def serve(config: Config) -> None:
         print(f"  Resident page:        {base}/lines/{lines[0]}" if lines else "", flush=True)
         print(f"  Service lines:        {base}/", flush=True)
         print(f"  Professional console: {base}/pro", flush=True)
+        if config.demo_identification:
+            print(
+                "  Demo identification is ON: made-up test persons, for trying out only"
+                f" (provider {base}/demo-idp)",
+                flush=True,
+            )
         if config.demo_line and config.host in ("127.0.0.1", "localhost", "::1"):
             # A local try-out only: a server's output (and so its logs) never holds a link.
             print(
