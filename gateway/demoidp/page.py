@@ -104,7 +104,6 @@ def _frame(t: Text, title: str, main: str, switch_links: Mapping[str, str] | Non
 <head>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
-  <meta name="referrer" content="no-referrer">
   <meta name="color-scheme" content="light">
   <title>{title}</title>
   <link rel="icon" href="/static/img/favicon.svg" type="image/svg+xml">

@@ -86,6 +86,9 @@ class DemoRoutes:
         response.headers["Content-Security-Policy"] = SECURITY_HEADERS[
             "Content-Security-Policy"
         ].replace("form-action 'self'", f"form-action 'self' {target.scheme}://{target.netloc}")
+        # Not no-referrer: under it a browser posts the form with "Origin: null", which the
+        # gateway refuses. Same-origin requests only carry the referrer.
+        response.headers["Referrer-Policy"] = "same-origin"
         response.set_cookie(
             BROWSER_COOKIE,
             browser,

@@ -89,7 +89,9 @@ class RelyingParty:
             self.metadata = await response.json()
         return self.metadata
 
-    def request_object(self, claims: Mapping[str, Any], key: rsa.RSAPrivateKey | None = None) -> str:
+    def request_object(
+        self, claims: Mapping[str, Any], key: rsa.RSAPrivateKey | None = None
+    ) -> str:
         return jwt.encode(
             dict(claims), key or self.sig_key, algorithm="RS256", headers={"kid": "rp-sig"}
         )
@@ -254,9 +256,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @pytest.fixture
-async def rp(
-    demo: RunningGateway, clock: FakeClock, http: aiohttp.ClientSession
-) -> RelyingParty:
+async def rp(demo: RunningGateway, clock: FakeClock, http: aiohttp.ClientSession) -> RelyingParty:
     party = RelyingParty(demo.base_url, lambda: clock.now().timestamp())
     demo.app[keys.DEMO_IDP].set_client_jwks(DEMO_CLIENT_ID, InProcessJwks(party.jwks))
     await party.discover(http)
@@ -343,10 +343,14 @@ async def test_full_flow_as_a_standard_relying_party(
         policy = response.headers["Content-Security-Policy"]
         assert f"form-action 'self' {demo.base_url}" in policy
         assert "frame-ancestors 'none'" in policy
+        # A browser posts the form with "Origin: null" under no-referrer: the gateway
+        # would refuse it.
+        assert response.headers["Referrer-Policy"] == "same-origin"
         html = await response.text()
     page = parse_page(html)
     text = " ".join(page.text)
     assert '<html lang="en"' in html  # ui_locales=en
+    assert "no-referrer" not in html
     assert "DEMO" in text
     assert "These are made-up test persons." in text
     assert 3 <= len(page.radios) <= 4
