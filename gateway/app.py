@@ -11,7 +11,9 @@ from aiohttp import WSCloseCode, web
 
 from gateway import keys
 from gateway.clients import ClientKeys
-from gateway.config import Config
+from gateway.config import Config, check
+from gateway.demoidp.provider import DemoProvider
+from gateway.demoidp.routes import add_demo_routes
 from gateway.http import add_routes, security_headers
 from gateway.memory import load_malloc_trim
 from gateway.server import head_complete, neutral_server_header
@@ -42,7 +44,10 @@ async def create_app(
 
     Raises :class:`media.compat.CompatError` when the installed aiortc or aioice lacks what
     media forwarding relies on: the gateway refuses to start rather than fail on a call.
+    Raises :class:`rooms.errors.ConfigError` for settings that may not go together (demo
+    identification off loopback).
     """
+    check(config)
     check_compat()
     app = web.Application(middlewares=[head_complete, security_headers], client_max_size=64 * 1024)
     app.on_response_prepare.append(neutral_server_header)
@@ -63,6 +68,10 @@ async def create_app(
     app.cleanup_ctx.append(_center_ctx)
     app.on_shutdown.append(_close_sockets)
     add_routes(app)
+    if config.demo_identification:
+        # The built-in test provider; the relying party registers its keys with it.
+        app[keys.DEMO_IDP] = DemoProvider.for_gateway(config.base_url, app[keys.CLOCK])
+        add_demo_routes(app)
     return app
 
 
@@ -98,7 +107,9 @@ async def _center_ctx(app: web.Application) -> AsyncIterator[None]:
         ),
     )
     app[keys.CENTER] = center
-    app[keys.DISPATCHER] = Dispatcher(center, config.ice.servers)
+    app[keys.DISPATCHER] = Dispatcher(
+        center, config.ice.servers, demo_identification=config.demo_identification
+    )
     refresher = asyncio.ensure_future(_refresh(center))
     maintainer = asyncio.ensure_future(_maintain(center))
     trimmer = asyncio.ensure_future(_trim_when_idle(center))

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from gateway import keys
 from gateway.app import create_app
-from gateway.config import ENV_PREFIX, Config, load_config
+from gateway.config import ENV_PREFIX, Config, check, load_config
 from gateway.logs import configure_logging
 from gateway.server import serve_app
 from media.compat import CompatError
@@ -174,6 +174,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         config = effective_config(args)
         if args.command == "staff-token":
             return staff_token(config, args)
+        check(config)
     except ConfigError as exc:
         print(f"tukilinja: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -181,6 +182,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     banner_command = staff_token_command(config, args.config, os.environ)
     try:
         run(serve(config, banner_command), config.event_loop)
+    except ConfigError as exc:
+        print(f"tukilinja: configuration error: {exc}", file=sys.stderr)
+        return 2
     except CompatError as exc:
         print(f"tukilinja: cannot start: {exc}", file=sys.stderr)
         return 3
@@ -294,6 +298,12 @@ async def serve(config: Config, staff_command: Sequence[str] = ()) -> None:
         print(f"  Resident page:        {base}/lines/{lines[0]}" if lines else "", flush=True)
         print(f"  Service lines:        {base}/", flush=True)
         print(f"  Professional console: {base}/pro", flush=True)
+        if config.demo_identification:
+            print(
+                "  Demo identification is ON: made-up test persons, for trying out only"
+                f" (provider {base}/demo-idp)",
+                flush=True,
+            )
         if config.demo_line and config.host in ("127.0.0.1", "localhost", "::1"):
             # A local try-out only: a server's output (and so its logs) never holds a link.
             print(

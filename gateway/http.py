@@ -66,7 +66,8 @@ async def list_lines(request: web.Request) -> web.Response:
                 "status": status.to_json(),
             }
         )
-    return web.json_response({"lines": lines})
+    demo = request.app[keys.CONFIG].demo_identification
+    return web.json_response({"lines": lines, "demoIdentification": demo})
 
 
 async def get_line(request: web.Request) -> web.Response:

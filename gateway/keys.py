@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway.clients import ClientKeys
 from gateway.config import Config
+from gateway.demoidp.provider import DemoProvider
 from rooms.clock import Clock
 from rooms.store import Store
 from signaling.calls import CallCenter
@@ -34,3 +35,5 @@ DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 CLIENT_KEYS = web.AppKey("client_keys", ClientKeys)
+DEMO_IDP = web.AppKey("demo_idp", DemoProvider)
+"""Present only while demo identification is on (``config.demo_identification``)."""

@@ -26,9 +26,16 @@ Handler = Callable[["Dispatcher", Session, Any], Awaitable[Result]]
 class Dispatcher:
     """Runs client requests against the call centre and produces the reply bytes."""
 
-    def __init__(self, center: CallCenter, ice_servers: Sequence[IceServer]) -> None:
+    def __init__(
+        self,
+        center: CallCenter,
+        ice_servers: Sequence[IceServer],
+        *,
+        demo_identification: bool = False,
+    ) -> None:
         self._center = center
         self._ice_servers = [server.to_json() for server in ice_servers]
+        self._demo_identification = demo_identification
 
     async def handle(self, session: Session, raw: str | bytes) -> bytes:
         """Handle one raw message; always returns exactly one reply."""
@@ -77,6 +84,7 @@ class Dispatcher:
             "role": session.role.value,
             "staff": staff,
             "iceServers": self._ice_servers,
+            "demoIdentification": self._demo_identification,
         }
 
     async def line_watch(self, session: Session, request: p.LineWatch) -> Result:

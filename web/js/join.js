@@ -8,6 +8,7 @@ import {
   initI18n, onLanguageChange, t, errorMessage, formatDuration, has,
 } from './i18n.js';
 import { SignalingClient, PROTOCOL_VERSION, errorCode } from './signaling.js';
+import { showDemo } from './demo.js';
 import { CallMedia, getMicrophone, stopStream } from './rtc.js';
 import {
   TokenStore, Roster, renderRoster, reconnectLoop, FINAL_RESUME_ERRORS, mediaKeepable, joinedText, leftText,
@@ -204,6 +205,7 @@ async function hello() {
   await sig.connect();
   const result = await sig.request('hello', { protocol: PROTOCOL_VERSION });
   state.iceServers = Array.isArray(result.iceServers) ? result.iceServers : [];
+  showDemo(result.demoIdentification);
   return result;
 }
 

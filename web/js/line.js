@@ -5,6 +5,7 @@ import {
   formatQueuePosition, errorMessage, formatDuration, has, formatNextOpening, formatTime,
 } from './i18n.js';
 import { SignalingClient, PROTOCOL_VERSION, errorCode } from './signaling.js';
+import { showDemo } from './demo.js';
 import { CallMedia, getMicrophone, stopStream } from './rtc.js';
 import {
   TokenStore, Roster, renderRoster, reconnectLoop, FINAL_RESUME_ERRORS, mediaKeepable, joinedText, leftText,
@@ -335,6 +336,7 @@ async function connectSocket() {
   await sig.connect();
   const hello = await sig.request('hello', { protocol: PROTOCOL_VERSION });
   state.iceServers = Array.isArray(hello.iceServers) ? hello.iceServers : [];
+  showDemo(hello.demoIdentification);
   const watched = await sig.request('line.watch', { line: lineId });
   state.status = watched.status || state.status;
 }

@@ -5,6 +5,7 @@ import {
   errorMessage, formatDuration,
 } from './i18n.js';
 import { SignalingClient, PROTOCOL_VERSION, errorCode } from './signaling.js';
+import { showDemo, checkDemo } from './demo.js';
 import { CallMedia, getMicrophone, stopStream } from './rtc.js';
 import {
   TokenStore, Roster, renderRoster, reconnectLoop, FINAL_RESUME_ERRORS, mediaKeepable, joinedText, leftText,
@@ -374,6 +375,7 @@ async function loadNames() {
     if (!response.ok) return;
     const body = await response.json();
     for (const line of body.lines || []) state.names[line.id] = line.name;
+    showDemo(body.demoIdentification);
   } catch (err) {
     console.warn('could not load line names', err);
   }
@@ -1144,6 +1146,7 @@ async function main() {
     return;
   }
   if (!me) {
+    checkDemo();
     tokens.clear();
     state.phase = 'signedout';
     render();
