@@ -55,6 +55,7 @@ from signaling.tokens import StaffClaims, TokenError, TokenService
 logger = logging.getLogger(__name__)
 
 OFFER_WAIT_SECONDS: Final = 30.0
+LINKED_KINDS: Final = ("audio", "video")
 LEASE: Final = timedelta(seconds=30)  # a queue entry lives this long unless renewed
 PRESENCE_TTL: Final = timedelta(seconds=30)
 RESUME_TOKEN_LIFETIME: Final = timedelta(hours=12)
@@ -774,7 +775,9 @@ class CallCenter:
         """A fresh peer connection for a participant (closing and unlinking the old one)."""
         old = local.peer
         label = local.session.label if local.session is not None else local.role.value
-        peer = MediaPeer(self._ice, label, forwarding=self._settings.forwarding)
+        local_room = self._rooms.get(local.room_id or "")
+        video = local_room is not None and local_room.video
+        peer = MediaPeer(self._ice, label, allow_video=video, forwarding=self._settings.forwarding)
         peer.on_failed = lambda: self._spawn(self._media_failed(local, peer))
         local.peer = peer
         if old is not None:
@@ -793,26 +796,33 @@ class CallCenter:
             for key, link in list(local_room.links.items()):
                 if link.source is old and isinstance(link.handle, OutboundStream):
                     del local_room.links[key]
-                    new.forward("audio", link.handle)
-                    local_room.links[(id(new), id(link.destination))] = Link(
-                        new, link.destination, link.handle
+                    new.forward(link.kind, link.handle)
+                    local_room.links[(id(new), id(link.destination), link.kind)] = Link(
+                        new, link.destination, link.handle, link.kind
                     )
 
     def _link(self, local_room: LocalRoom) -> None:
-        """Send every participant's audio to every other one (each pair once per peer)."""
+        """Send every participant's audio and video to every other one (once per pair).
+
+        Video streams wait behind the media gate (closed unless the resident consents),
+        so they are neither offered nor forwarded until it opens.
+        """
         peers = [(m, m.peer) for m in local_room.participants() if m.peer is not None]
         offered: list[LocalParticipant] = []
+        # The relay baseline (benchmarks only) carries audio alone.
+        kinds = LINKED_KINDS if self._settings.forwarding == "packet" else ("audio",)
         for _, source in peers:
             for member, destination in peers:
                 if source is destination or source.closed or destination.closed:
                     continue
-                key = (id(source), id(destination))
-                if key in local_room.links:
-                    continue
-                handle = source.send_to(destination, "audio")
-                local_room.links[key] = Link(source, destination, handle)
-                if member not in offered:
-                    offered.append(member)
+                for kind in kinds:
+                    key = (id(source), id(destination), kind)
+                    if key in local_room.links:
+                        continue
+                    handle = source.send_to(destination, kind)
+                    local_room.links[key] = Link(source, destination, handle, kind)
+                    if member not in offered:
+                        offered.append(member)
         for member in offered:
             self._spawn(self._offer_if_needed(member))
 
@@ -1117,11 +1127,13 @@ class CallCenter:
         if local_room is None:
             return
         local_room.video = on
-        for member in local_room.participants():
+        members = [m for m in local_room.participants() if m.peer is not None]
+        for member in members:
             if member.peer is not None and not member.peer.closed:
                 member.peer.set_video_allowed(on)
-        if on:
-            self._link(local_room)
+        self._link(local_room)
+        for member in members:
+            self._spawn(self._offer_if_needed(member))  # video sections on, or inactive
 
     def _require_in_call(self, session: Session, role: ParticipantRole) -> LocalParticipant:
         if role is ParticipantRole.PROFESSIONAL:
