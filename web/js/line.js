@@ -366,7 +366,10 @@ function keepStepUpFocus(activeBefore) {
   const shown = (el) => el.isConnected && !el.disabled && !el.closest('[hidden]')
     && !(el.closest('dialog') && !el.closest('dialog').open);
   const active = document.activeElement;
-  if (active && active !== document.body && shown(active)) return;
+  // Closing a dialog gives focus back to what had it before the question came (Hang up,
+  // say): after an answer it goes on from the answer instead.
+  const answered = els.videoDialog.contains(activeBefore) && !els.videoDialog.open;
+  if (!answered && active && active !== document.body && shown(active)) return;
   (next.find(shown) || els.callHeading).focus();
 }
 

@@ -466,11 +466,15 @@ function renderStepUp(inCall, online) {
   els.identifiedBadge.hidden = !identified;
   renderIdentity(inCall ? s : freshStepUp());
   setText(els.identifyState, inCall ? identifyStateText(s) : '');
+  // Not disabled while a request is on its way (a disabled button loses focus): the
+  // handlers ignore a second press.
   els.identify.hidden = !inCall || identified;
-  els.identify.disabled = !online || s.requesting;
+  els.identify.disabled = !online;
+  els.identify.setAttribute('aria-busy', String(s.requesting));
 
   els.videoForm.hidden = !identified || s.video !== 'off';
-  els.requestVideo.disabled = !online || s.requesting;
+  els.requestVideo.disabled = !online;
+  els.requestVideo.setAttribute('aria-busy', String(s.requesting));
   setText(els.videoState, inCall ? videoStateText(s) : '');
   els.videoRequestRow.hidden = !inCall || s.video !== 'requested';
   els.cancelVideo.disabled = !online;
