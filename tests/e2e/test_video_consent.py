@@ -652,6 +652,7 @@ async def test_console_shows_the_identity_requests_video_and_forgets_it_after_th
     await expect(identity).to_contain_text("high")
     await expect(identity).to_contain_text("Demo")
     await expect(request).to_be_hidden()
+    await expect(console.locator("#participants li")).to_have_count(1)  # only the caller
     # Focus was on Request identification: it goes to what replaced it, not to <body>.
     await expect(button(console, "Request video")).to_be_focused()
     await expect(console.locator("#call-notice")).to_have_text(

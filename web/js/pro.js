@@ -1233,7 +1233,9 @@ function videoFailed(code) {
 
 sig.on('participant.identified', (event) => {
   if (state.phase !== 'incall' || !roster.ours(event)) return;
-  if (event.participantId) roster.put({ id: event.participantId, identified: event.level || null });
+  if (event.participantId && roster.byId.has(event.participantId)) {
+    roster.put({ id: event.participantId, identified: event.level || null });
+  }
   const s = state.stepup;
   s.identify = 'identified';
   s.failed = null;
