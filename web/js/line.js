@@ -320,8 +320,10 @@ function renderStepUp() {
     ? t('line.identify.explain', { provider: s.provider }) : t('line.identify.explainNoProvider'));
   // Identify stays while the flow is open: pressed again it starts a new flow (the window
   // was closed by mistake, say); the old one stops working.
+  // While a flow is being opened it is busy, not disabled (a disabled button loses focus);
+  // identify() ignores a second press.
   els.identify.hidden = !flowOpen;
-  els.identify.disabled = !online || s.identify === 'opening';
+  els.identify.disabled = !online;
   els.identify.setAttribute('aria-busy', String(s.identify === 'opening'));
   const blocked = flowOpen && s.identify === 'blocked' && Boolean(s.url);
   els.identifyFallback.hidden = !blocked;
@@ -1260,7 +1262,9 @@ els.retry.addEventListener('click', () => {
 });
 
 window.addEventListener('pagehide', () => {
-  // The token stays: a reload (or the back/forward cache) comes back into the place.
+  // The token stays: a reload (or the back/forward cache) comes back into the place. So
+  // does an identification being completed in the provider's window: it is left open.
+  identifyWindow = null;
   teardownMedia();
   sig.close();
 });
