@@ -111,6 +111,26 @@ def test_button_labels() -> None:
     assert en["join.join"] == "Join"
 
 
+def test_identification_and_video_labels() -> None:
+    # The end-to-end tests (tests/e2e/test_video_consent.py) find these by their English names.
+    en, fi = load("en"), load("fi")
+    assert en["pro.identify.request"] == "Request identification"
+    assert en["pro.video.request"] == "Request video"
+    assert en["call.video.stop"] == "Stop video"
+    assert en["line.identify.button"] == "Identify"
+    assert en["line.video.allow"] == "Allow video"
+    assert en["line.video.decline"] == "Decline"
+    assert en["pro.identify.identified"] == "Identified"
+    assert en["error.identification_unavailable"] == (
+        "Strong identification is not available on this service."
+    )
+    assert (fi["line.identify.button"], fi["line.video.allow"], fi["line.video.decline"]) == (
+        "Tunnistaudu",
+        "Salli video",
+        "Kieltäydy",
+    )
+
+
 def test_reconnecting_is_said_in_both_languages() -> None:
     en, fi = load("en"), load("fi")
     for key in (

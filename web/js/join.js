@@ -1,5 +1,8 @@
 // Interpreter's page: /join#token=… opens a single-use invitation into one call.
 //
+// Video (docs/protocol.md, `video.*`) is receive-only here: the interpreter sees the others
+// while the resident allows video, can stop it, and never sends a camera.
+//
 // The invitation token is read from the address's fragment (never sent to the server in a
 // request line), then removed from the address bar. It is kept in sessionStorage only until
 // Join (so a reload before Join still works) and sent nowhere but the signalling socket.
@@ -31,6 +34,12 @@ const els = {
   mute: $('mute-button'),
   retry: $('retry-button'),
   audio: $('remote-audio'),
+  videoState: $('video-state'),
+  videoBox: $('video-box'),
+  videoHeading: $('video-heading'),
+  remoteVideo: $('remote-video'),
+  remoteVideoWaiting: $('remote-video-waiting'),
+  stopVideo: $('stop-video-button'),
 };
 const actionButtons = [els.join, els.hangup, els.retry, els.mute];
 
@@ -46,6 +55,19 @@ const state = {
   message: null, // {key} shown when ended or invalid
   error: null, // {code}
   notice: '',
+  video: { state: 'off', purpose: null, message: null }, // the call's video, as video.state says
+};
+
+const PURPOSE_LABEL_KEYS = {
+  see_document: 'call.videoPurposeLabel.see_document',
+  assess_situation: 'call.videoPurposeLabel.assess_situation',
+  sign_language: 'call.videoPurposeLabel.sign_language',
+  other: 'call.videoPurposeLabel.other',
+};
+const VIDEO_OFF_KEYS = {
+  declined: 'join.video.off.declined',
+  withdrawn: 'join.video.off.withdrawn',
+  stopped: 'join.video.off.stopped',
 };
 
 const sig = new SignalingClient();
@@ -126,6 +148,20 @@ function render() {
   els.participantsBox.hidden = listed === 0;
   setText(els.notice, phase === 'incall' ? state.notice : '');
 
+  const video = state.video;
+  const videoText = phase === 'incall' ? videoStateText() : '';
+  setText(els.videoState, videoText);
+  els.videoState.hidden = !videoText;
+  const on = phase === 'incall' && video.state === 'on';
+  els.videoBox.hidden = !on;
+  els.remoteVideoWaiting.hidden = !on || Boolean(media && media.remoteVideoCount > 0);
+  els.stopVideo.disabled = !on || !sig.connected;
+  if (activeBefore === els.stopVideo && (els.videoBox.hidden || els.stopVideo.disabled)) {
+    // Stop video went away with the video: focus to what remains of the call.
+    const next = [els.mute, els.hangup].find((b) => !b.hidden && !b.disabled);
+    if (next) next.focus();
+  }
+
   if (state.error) {
     setText(els.alertText, errorMessage(state.error.code));
     const helpKey = `help.${state.error.code}`;
@@ -167,6 +203,60 @@ function manageFocus(activeBefore) {
   }
 }
 
+function videoStateText() {
+  const video = state.video;
+  if (video.state === 'requested') return t('join.video.requested');
+  if (video.state === 'on') {
+    return t('join.video.on', {
+      purpose: t(PURPOSE_LABEL_KEYS[video.purpose] || PURPOSE_LABEL_KEYS.other),
+    });
+  }
+  return video.message ? t(video.message) : '';
+}
+
+function applyVideoState(event, { quiet = false } = {}) {
+  const video = state.video;
+  const before = video.state;
+  if (event.state === 'requested' || event.state === 'on') {
+    video.state = event.state;
+    video.purpose = event.purpose || video.purpose;
+    video.message = null;
+  } else {
+    video.state = 'off';
+    video.purpose = null;
+    if (before !== 'off') {
+      let reason = VIDEO_OFF_KEYS[event.reason] ? event.reason : 'stopped';
+      if (reason === 'stopped' && event.by === 'resident' && before === 'on') reason = 'withdrawn';
+      video.message = VIDEO_OFF_KEYS[reason];
+    }
+  }
+  syncRemoteVideo();
+  if (!quiet && before !== video.state) state.notice = videoStateText();
+  render();
+}
+
+// Receive-only: the others' pictures are shown while video is on.
+function syncRemoteVideo() {
+  if (!media) return;
+  if (state.video.state === 'on') media.showRemoteVideo();
+  else media.hideRemoteVideo();
+}
+
+async function stopVideo() {
+  if (state.video.state !== 'on') return;
+  try {
+    await sig.request('video.stop');
+  } catch (err) {
+    const code = errorCode(err, 'internal_error');
+    if (code === 'invalid_state') {
+      applyVideoState({ state: 'off', reason: 'stopped' }, { quiet: true });
+    } else if (code !== 'connection_closed') {
+      state.error = { code };
+      render();
+    }
+  }
+}
+
 function startTimer() {
   if (timerHandle === null) timerHandle = window.setInterval(render, 1000);
 }
@@ -184,6 +274,7 @@ function teardown() {
   state.muted = false;
   state.reconnecting = false;
   state.notice = '';
+  state.video = { state: 'off', purpose: null, message: null };
   roster.reset();
   reconnectGeneration += 1;
 }
@@ -254,6 +345,10 @@ function makeMedia(stream) {
     iceServers: state.iceServers,
     stream,
     audioElement: els.audio,
+    videoContainer: els.remoteVideo,
+    onVideoChange: () => {
+      if (media === current) render();
+    },
     onFailure: (code) => {
       if (media !== current) return;
       if (state.reconnecting || code === 'connection_closed') return;
@@ -287,6 +382,7 @@ async function startFreshMedia(stream = null) {
   }
   const current = makeMedia(micStream);
   media = current;
+  syncRemoteVideo();
   try {
     await current.sendOffer();
   } catch (err) {
@@ -307,7 +403,8 @@ function enterCall(result) {
   roster.reset(result.callId || null, state.participantId, result.participants);
   state.phase = 'incall';
   state.error = null;
-  render();
+  const video = result.video || { state: 'off', purpose: null };
+  applyVideoState({ state: video.state, purpose: video.purpose }, { quiet: true });
 }
 
 async function join() {
@@ -496,6 +593,11 @@ sig.on('participant.left', (event) => {
   render();
 });
 
+sig.on('video.state', (event) => {
+  if (state.phase !== 'incall' || !roster.ours(event)) return;
+  applyVideoState(event);
+});
+
 sig.on('call.ended', (event) => {
   if (state.phase !== 'incall') return;
   finish(END_KEYS[event.reason] || 'join.callOver', 'ended');
@@ -525,6 +627,9 @@ els.hangup.addEventListener('click', () => {
   hangUp();
 });
 els.mute.addEventListener('click', toggleMute);
+els.stopVideo.addEventListener('click', () => {
+  stopVideo();
+});
 els.retry.addEventListener('click', () => {
   pendingFocus = true;
   start();

@@ -1,8 +1,13 @@
-// Professional console: the queues of one's own service lines and answering callers.
+// Professional console: the queues of one's own service lines and answering callers; in a
+// call, asking the resident to identify strongly and, once identified, asking for video
+// (docs/protocol.md, `identify.*`, `video.*`).
+//
+// The resident's identity lives only in `state.stepup.identity` and the call view's list
+// while the call lasts: never in storage, a log line or the page after the call.
 
 import {
   initI18n, onLanguageChange, t, lang, describeLineStatus, formatQueueLength, formatLineWait,
-  errorMessage, formatDuration,
+  errorMessage, formatDuration, formatDate,
 } from './i18n.js';
 import { SignalingClient, PROTOCOL_VERSION, errorCode } from './signaling.js';
 import { showDemo, checkDemo } from './demo.js';
@@ -54,6 +59,23 @@ const els = {
   wrapup: $('wrapup'),
   wrapupText: $('wrapup-text'),
   ready: $('ready-button'),
+  stepupHeading: $('stepup-heading'),
+  identifiedBadge: $('identified-badge'),
+  identity: $('identity'),
+  identifyState: $('identify-state'),
+  identify: $('identify-button'),
+  videoForm: $('video-form'),
+  videoPurpose: $('video-purpose'),
+  requestVideo: $('request-video-button'),
+  videoState: $('video-state'),
+  videoRequestRow: $('video-request-row'),
+  cancelVideo: $('cancel-video-button'),
+  videoBox: $('video-box'),
+  remoteVideo: $('remote-video'),
+  remoteVideoWaiting: $('remote-video-waiting'),
+  localVideoTile: $('local-video-tile'),
+  localVideo: $('local-video'),
+  stopVideo: $('stop-video-button'),
 };
 const SOUND_KEY = 'tukilinja.pro.sound';
 
@@ -82,6 +104,42 @@ const state = {
   wrapupUntil: 0, // Date.now() until which the console is in wrap-up after a call
   wrapupLine: null,
   queues: new Map(), // line id -> {waiting: [{id, position, waitedSeconds}], at, staffAvailable, staffAway}
+  stepup: freshStepUp(), // identification and video in the current call
+};
+
+// Identification and video of one call; replaced by a fresh one when the call ends.
+function freshStepUp() {
+  return {
+    identify: 'none', // none | waiting | failed | identified
+    failed: null, // the code of the last identify.failed
+    identity: null, // {name, code, birthdate, level, provider}: this call only
+    level: null, // the level alone (after a rejoin the identity itself is not sent again)
+    error: null, // the last refused request's code, shown by its button
+    requesting: false, // identify.request or video.request on its way
+    video: 'off', // off | requested | on, as the gateway's video.state says
+    purpose: null,
+    videoMessage: null, // why video went off, shown until it changes again
+    camera: 'off', // off | starting | on
+  };
+}
+
+const LEVEL_KEYS = { high: 'call.level.high', substantial: 'call.level.substantial' };
+const IDENTIFY_FAILED_KEYS = {
+  cancelled: 'pro.identify.failed.cancelled',
+  level_too_low: 'pro.identify.failed.level_too_low',
+  expired: 'pro.identify.failed.expired',
+  failed: 'pro.identify.failed.failed',
+};
+const PURPOSE_LABEL_KEYS = {
+  see_document: 'call.videoPurposeLabel.see_document',
+  assess_situation: 'call.videoPurposeLabel.assess_situation',
+  sign_language: 'call.videoPurposeLabel.sign_language',
+  other: 'call.videoPurposeLabel.other',
+};
+const VIDEO_OFF_KEYS = {
+  declined: 'pro.video.off.declined',
+  withdrawn: 'pro.video.off.withdrawn',
+  stopped: 'pro.video.off.stopped',
 };
 
 const sig = new SignalingClient();
@@ -334,6 +392,9 @@ function render() {
   }
   els.removeInterpreter.hidden = !interpreter;
   els.removeInterpreter.disabled = !online;
+  const activeBefore = document.activeElement;
+  renderStepUp(inCall, online);
+  keepStepUpFocus(activeBefore);
 
   setText(els.status, statusMessage());
   if (state.error) {
@@ -351,6 +412,91 @@ function render() {
     }
     focusAfterRender = null;
   }
+}
+
+function levelText(level) {
+  return LEVEL_KEYS[level] ? t(LEVEL_KEYS[level]) : String(level || '');
+}
+
+// The identity as a definition list: only the fields the gateway gave (after a rejoin the
+// level alone). Rebuilt only when it changes; emptied when the call ends.
+function renderIdentity(s) {
+  const rows = [];
+  const identity = s.identity || {};
+  if (identity.name) rows.push(['pro.identify.name', identity.name]);
+  if (identity.code) rows.push(['pro.identify.code', identity.code]);
+  if (identity.birthdate) rows.push(['pro.identify.birthdate', formatDate(identity.birthdate)]);
+  const level = identity.level || s.level;
+  if (level) rows.push(['pro.identify.level', levelText(level)]);
+  if (identity.provider) rows.push(['pro.identify.provider', identity.provider]);
+  const signature = rows.map(([key, value]) => `${t(key)}|${value}`).join('\n');
+  if (els.identity.dataset.signature !== signature) {
+    els.identity.dataset.signature = signature;
+    els.identity.replaceChildren(...rows.flatMap(([key, value]) => {
+      const dt = document.createElement('dt');
+      dt.textContent = t(key);
+      const dd = document.createElement('dd');
+      dd.textContent = value;
+      return [dt, dd];
+    }));
+  }
+  if (!rows.length) delete els.identity.dataset.signature;
+  els.identity.hidden = rows.length === 0;
+}
+
+function identifyStateText(s) {
+  if (s.error === 'identification_unavailable') return errorMessage(s.error);
+  if (s.identify === 'waiting') return t('pro.identify.waiting');
+  if (s.identify === 'failed') return t(IDENTIFY_FAILED_KEYS[s.failed] || IDENTIFY_FAILED_KEYS.failed);
+  if (s.identify === 'identified') return '';
+  return t('pro.identify.anonymous');
+}
+
+function videoStateText(s) {
+  if (s.error === 'not_identified') return errorMessage(s.error);
+  if (s.video === 'requested') return t('pro.video.waiting');
+  if (s.video === 'on') {
+    return t('pro.video.on', { purpose: t(PURPOSE_LABEL_KEYS[s.purpose] || PURPOSE_LABEL_KEYS.other) });
+  }
+  return s.videoMessage ? t(s.videoMessage) : '';
+}
+
+function renderStepUp(inCall, online) {
+  const s = state.stepup;
+  const identified = inCall && s.identify === 'identified';
+  els.identifiedBadge.hidden = !identified;
+  renderIdentity(inCall ? s : freshStepUp());
+  setText(els.identifyState, inCall ? identifyStateText(s) : '');
+  // Not disabled while a request is on its way (a disabled button loses focus): the
+  // handlers ignore a second press.
+  els.identify.hidden = !inCall || identified;
+  els.identify.disabled = !online;
+  els.identify.setAttribute('aria-busy', String(s.requesting));
+
+  els.videoForm.hidden = !identified || s.video !== 'off';
+  els.requestVideo.disabled = !online;
+  els.requestVideo.setAttribute('aria-busy', String(s.requesting));
+  setText(els.videoState, inCall ? videoStateText(s) : '');
+  els.videoRequestRow.hidden = !inCall || s.video !== 'requested';
+  els.cancelVideo.disabled = !online;
+
+  const on = inCall && s.video === 'on';
+  els.videoBox.hidden = !on;
+  els.localVideoTile.hidden = !(on && media && media.sendingVideo);
+  els.remoteVideoWaiting.hidden = !on || Boolean(media && media.remoteVideoCount > 0);
+  els.stopVideo.disabled = !on;
+}
+
+// Focus that was on a control of identification or video that went away (the request
+// sent, the video on or off, identified) moves to the control that replaced it.
+function keepStepUpFocus(activeBefore) {
+  const tools = els.stepupHeading.parentElement;
+  if (!activeBefore || !tools.contains(activeBefore)) return;
+  const shown = (el) => el.isConnected && !el.disabled && !el.closest('[hidden]');
+  const active = document.activeElement;
+  if (active && active !== document.body && shown(active)) return;
+  const next = [els.stopVideo, els.cancelVideo, els.requestVideo, els.identify].find(shown);
+  (next || els.stepupHeading).focus();
 }
 
 function formatExpiry(iso) {
@@ -535,6 +681,9 @@ function endCall() {
   state.inviting = false;
   state.notice = '';
   state.lastLeft = null;
+  state.stepup = freshStepUp();
+  els.identity.replaceChildren();
+  delete els.identity.dataset.signature;
   roster.reset();
   reconnectGeneration += 1;
 }
@@ -545,6 +694,14 @@ function makeMedia(stream) {
     iceServers: state.iceServers,
     stream,
     audioElement: els.audio,
+    videoContainer: els.remoteVideo,
+    previewElement: els.localVideo,
+    onVideoChange: () => {
+      if (media === current) render();
+    },
+    onVideoFailure: (code) => {
+      if (media === current) videoFailed(code);
+    },
     onFailure: (code) => {
       if (media !== current) return;
       if (state.reconnecting || code === 'connection_closed') return;
@@ -601,6 +758,8 @@ async function enterCall(result, { keptMedia = false, stream = null } = {}) {
   };
   state.rejoinable = state.rejoinable.filter((c) => c.callId !== result.callId);
   roster.reset(state.call.callId, state.participantId, result.participants);
+  if (!sameCall) state.stepup = freshStepUp();
+  restoreStepUp(result);
   state.phase = 'incall';
   state.error = null;
   state.message = null;
@@ -612,6 +771,22 @@ async function enterCall(result, { keptMedia = false, stream = null } = {}) {
   } else if (stream) {
     stopStream(stream);
   }
+  // A fresh peer connection carries the camera again when video is on.
+  if (state.phase === 'incall' && state.stepup.video === 'on') startCamera();
+}
+
+// In a call again (rejoin, resume): whether the resident is identified (the level; the
+// identity itself came only with participant.identified), and the call's video.
+function restoreStepUp(result) {
+  const s = state.stepup;
+  const resident = (Array.isArray(result.participants) ? result.participants : [])
+    .find((p) => p && p.role === 'resident');
+  if (resident && resident.identified) {
+    s.identify = 'identified';
+    s.level = resident.identified;
+  }
+  const video = result.video || { state: 'off', purpose: null };
+  applyVideoState({ state: video.state, purpose: video.purpose }, { quiet: true, camera: false });
 }
 
 async function answerNext(id) {
@@ -917,6 +1092,182 @@ async function removeInterpreter() {
   render();
 }
 
+// ---- identification and video -------------------------------------------------------------
+
+async function requestIdentification() {
+  const s = state.stepup;
+  if (state.phase !== 'incall' || s.identify === 'identified' || s.requesting) return;
+  s.requesting = true;
+  s.error = null;
+  state.error = null;
+  render();
+  try {
+    await sig.request('identify.request');
+    if (state.stepup !== s) return;
+    if (s.identify !== 'identified') {
+      s.identify = 'waiting';
+      s.failed = null;
+    }
+  } catch (err) {
+    if (state.stepup !== s) return;
+    stepUpRefused(s, err);
+  } finally {
+    s.requesting = false;
+  }
+  render();
+}
+
+async function requestVideo(event) {
+  event.preventDefault();
+  const s = state.stepup;
+  if (state.phase !== 'incall' || s.video !== 'off' || s.requesting) return;
+  s.requesting = true;
+  s.error = null;
+  state.error = null;
+  render();
+  try {
+    await sig.request('video.request', { purpose: els.videoPurpose.value });
+    // video.state (requested) says the rest; it may come before or after this result.
+    if (state.stepup === s && s.video === 'off') {
+      s.video = 'requested';
+      s.purpose = els.videoPurpose.value;
+      s.videoMessage = null;
+    }
+  } catch (err) {
+    if (state.stepup !== s) return;
+    stepUpRefused(s, err);
+  } finally {
+    s.requesting = false;
+  }
+  render();
+}
+
+// A refused identify.request / video.request: the alert, and the reason by the button.
+function stepUpRefused(s, err) {
+  const code = errorCode(err, 'internal_error');
+  if (code === 'connection_closed') return;
+  s.error = code;
+  state.error = { code };
+}
+
+// Stop video (or take the request back): the camera goes off at once; the gateway tells
+// everyone (video.state off).
+async function stopVideo() {
+  const s = state.stepup;
+  if (s.video === 'off') return;
+  stopCamera();
+  render();
+  try {
+    await sig.request('video.stop');
+  } catch (err) {
+    if (state.stepup !== s) return;
+    const code = errorCode(err, 'internal_error');
+    if (code === 'invalid_state') s.video = 'off';
+    else if (code !== 'connection_closed') state.error = { code };
+    render();
+  }
+}
+
+// `camera`: false when the caller starts the camera itself (on the peer connection that
+// will carry it).
+function applyVideoState(event, { quiet = false, camera = true } = {}) {
+  const s = state.stepup;
+  const before = s.video;
+  if (event.state === 'requested') {
+    s.video = 'requested';
+    s.purpose = event.purpose || s.purpose;
+    s.videoMessage = null;
+  } else if (event.state === 'on') {
+    s.video = 'on';
+    s.purpose = event.purpose || s.purpose;
+    s.videoMessage = null;
+    if (camera) startCamera();
+  } else {
+    s.video = 'off';
+    stopCamera();
+    if (before !== 'off') {
+      let reason = VIDEO_OFF_KEYS[event.reason] ? event.reason : 'stopped';
+      // The resident stopping a request they had not answered is not a withdrawal.
+      if (reason === 'stopped' && event.by === 'resident' && before === 'on') reason = 'withdrawn';
+      s.videoMessage = VIDEO_OFF_KEYS[reason];
+    }
+    s.purpose = null;
+  }
+  if (s.video !== 'off' && s.error === 'not_identified') s.error = null;
+  if (!quiet && before !== s.video) state.notice = videoStateText(s);
+  render();
+}
+
+async function startCamera() {
+  const s = state.stepup;
+  const current = media;
+  if (!current || current.closed || current.videoWanted) return;
+  s.camera = 'starting';
+  render();
+  try {
+    await current.startVideo();
+  } catch (err) {
+    if (media !== current || state.stepup !== s) return;
+    s.camera = 'off';
+    if (s.video === 'on') videoFailed(errorCode(err, 'video_failed'));
+    render();
+    return;
+  }
+  if (media !== current || state.stepup !== s) return;
+  s.camera = current.sendingVideo ? 'on' : 'off';
+  render();
+}
+
+function stopCamera() {
+  state.stepup.camera = 'off';
+  if (media) media.stopVideo().catch(() => {});
+}
+
+// The camera could not be used or video could not be set up: say so and stop the video
+// (the call goes on with audio).
+function videoFailed(code) {
+  if (state.stepup.video !== 'on') return;
+  state.error = { code: String(code).startsWith('camera_') ? code : 'video_failed' };
+  stopCamera();
+  render();
+  if (sig.connected) sig.request('video.stop').catch(() => {});
+}
+
+sig.on('participant.identified', (event) => {
+  if (state.phase !== 'incall' || !roster.ours(event)) return;
+  if (event.participantId && roster.byId.has(event.participantId)) {
+    roster.put({ id: event.participantId, identified: event.level || null });
+  }
+  const s = state.stepup;
+  s.identify = 'identified';
+  s.failed = null;
+  s.error = null;
+  s.level = event.level || s.level;
+  const identity = event.identity && typeof event.identity === 'object' ? event.identity : null;
+  if (identity) {
+    // Only the known fields, as text.
+    s.identity = {};
+    for (const key of ['name', 'code', 'birthdate', 'level', 'provider']) {
+      if (identity[key] !== undefined && identity[key] !== null) s.identity[key] = String(identity[key]);
+    }
+  }
+  announce(t('pro.identify.announce', { level: levelText(s.level) }));
+});
+
+sig.on('identify.failed', (event) => {
+  if (state.phase !== 'incall' || !roster.ours(event)) return;
+  const s = state.stepup;
+  if (s.identify === 'identified') return;
+  s.identify = 'failed';
+  s.failed = IDENTIFY_FAILED_KEYS[event.code] ? event.code : 'failed';
+  announce(t(IDENTIFY_FAILED_KEYS[s.failed]));
+});
+
+sig.on('video.state', (event) => {
+  if (state.phase !== 'incall' || !roster.ours(event)) return;
+  applyVideoState(event);
+});
+
 const END_REASON_KEYS = {
   removed: 'call.endedReason.removed',
   media_failed: 'call.endedReason.media_failed',
@@ -1087,6 +1438,18 @@ els.copyLink.addEventListener('click', () => {
 });
 els.removeInterpreter.addEventListener('click', () => {
   removeInterpreter();
+});
+els.identify.addEventListener('click', () => {
+  requestIdentification();
+});
+els.videoForm.addEventListener('submit', (event) => {
+  requestVideo(event);
+});
+els.cancelVideo.addEventListener('click', () => {
+  stopVideo();
+});
+els.stopVideo.addEventListener('click', () => {
+  stopVideo();
 });
 els.retry.addEventListener('click', () => {
   if (!state.me) {
