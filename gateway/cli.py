@@ -1,4 +1,5 @@
-"""Command line: ``python -m gateway`` serves; ``staff-token`` prints a sign-in link."""
+"""Command line: ``python -m gateway`` serves; ``staff-token`` prints a sign-in link;
+``oidc-key`` adds an identification client key (rotation)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -18,6 +20,8 @@ from gateway import keys
 from gateway.app import create_app
 from gateway.config import Config, load_config
 from gateway.logs import configure_logging
+from gateway.oidc.client_keys import write_new_key
+from gateway.oidc.config import DEFAULT_KEYS_DIR
 from gateway.server import serve_app
 from media.compat import CompatError
 from rooms.clock import SystemClock
@@ -45,6 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument(
         "--line", action="append", default=[], dest="lines", help="a service line id (repeat)"
     )
+    key = sub.add_parser(
+        "oidc-key",
+        parents=[common],
+        help="add a new identification client key to the key directory (key rotation)",
+    )
+    key.add_argument("--use", choices=("sig", "enc"), required=True, help="signing or decryption")
+    key.add_argument(
+        "--start",
+        default="now",
+        help="when the gateway starts using it: an ISO 8601 time with offset, or now (default)",
+    )
+    key.add_argument("--dir", help="the key directory (default: identification.keys_dir)")
     return parser
 
 
@@ -55,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config)
         if args.command == "staff-token":
             print(signin_link(config, args.name, tuple(args.lines)))
+            return 0
+        if args.command == "oidc-key":
+            print(new_client_key(config, args.use, args.start, args.dir))
             return 0
         if getattr(args, "host", None):
             config = replace(config, host=args.host)
@@ -104,6 +123,25 @@ def signin_link(
     )
     token = tokens.issue_signin(name.strip(), lines, now or SystemClock().now())
     return f"{config.base_url}/pro/signin#token={token}"
+
+
+def new_client_key(config: Config, use: str, start: str, directory: str | None) -> str:
+    """Write a new client key; the line to print (its file and when it starts)."""
+    if start == "now":
+        starts = SystemClock().now()
+    else:
+        try:
+            starts = datetime.fromisoformat(start)
+        except ValueError:
+            raise ConfigError("--start must be an ISO 8601 time, e.g. 2026-06-01T00:00Z") from None
+        if starts.tzinfo is None:
+            raise ConfigError("--start needs a time zone offset, e.g. 2026-06-01T00:00+03:00")
+    default = config.identification.keys_dir if config.identification else DEFAULT_KEYS_DIR
+    try:
+        path = write_new_key(Path(directory or default), use, starts.replace(microsecond=0))
+    except FileExistsError:
+        raise ConfigError("a key with that use and start time exists already") from None
+    return f"{path} (used from {starts.astimezone(UTC).isoformat()})"
 
 
 async def serve(config: Config) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway.oidc.config import CLIENT_SECRET_ENV, IdentificationConfig, parse_identification
 from media.ice import IcePolicy, IceServer
 from rooms.errors import ConfigError
 from rooms.hours import OpeningHours
@@ -60,6 +61,7 @@ class Config:
     wrapup_seconds: int = 30
     log_level: str = "INFO"
     event_loop: str = "uvloop"
+    identification: IdentificationConfig | None = None
 
     @property
     def base_url(self) -> str:
@@ -143,8 +145,10 @@ def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -
                 data = tomllib.load(handle)
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read {path}: {exc}") from exc
-    config = from_mapping(data)
-    return apply_env(config, os.environ if env is None else env)
+    config = apply_env(from_mapping(data), os.environ if env is None else env)
+    if config.identification is not None:
+        config.identification.check_secret()
+    return config
 
 
 def from_mapping(data: Mapping[str, Any]) -> Config:
@@ -254,6 +258,7 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
             host_addresses=tuple(str(a) for a in ice.get("host_addresses", [])),
             remote_networks=tuple(str(n) for n in ice.get("remote_networks", [])),
         ),
+        identification=parse_identification(data.get("identification")),
     )
     _check_url(config.public_url)
     return config
@@ -306,6 +311,9 @@ def apply_env(config: Config, env: Mapping[str, str]) -> Config:
     if (value := get("ICE_REMOTE_NETWORKS")) is not None:
         ice = replace(ice, remote_networks=_csv(value))
     changes["ice"] = ice
+    secret = env.get(CLIENT_SECRET_ENV)
+    if config.identification is not None and secret:
+        changes["identification"] = replace(config.identification, client_secret=secret)
     return replace(config, **changes)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from rooms.calls import CallRecordStore, MemoryCallRecordStore
 from rooms.clock import Clock
 from rooms.estimate import LineStatsStore, MemoryLineStatsStore
+from rooms.identification import IdentificationFlowStore, MemoryIdentificationFlowStore
 from rooms.locks import LockStore, MemoryLockStore
 from rooms.presence import MemoryPresenceStore, PresenceStore
 from rooms.queues import MemoryQueueStore, QueueStore
@@ -24,8 +25,8 @@ class Store:
 
     Everything that must outlive a socket or be read by another node lives here: queue
     entries, rooms and participants, staff presence, resume tokens, used one-time token
-    ids, call records and line statistics. Changes to one line or one room are serialised
-    with ``locks``.
+    ids, call records, line statistics and identification flows in progress. Changes to
+    one line or one room are serialised with ``locks``.
     """
 
     queues: QueueStore
@@ -36,6 +37,7 @@ class Store:
     presence: PresenceStore
     resume: ResumeStore
     locks: LockStore
+    identification: IdentificationFlowStore
     on_close: Callable[[], Awaitable[None]] | None = field(default=None, repr=False)
 
     async def close(self) -> None:
@@ -56,4 +58,5 @@ def create_memory_store(clock: Clock) -> Store:
         presence=MemoryPresenceStore(),
         resume=MemoryResumeStore(),
         locks=MemoryLockStore(),
+        identification=MemoryIdentificationFlowStore(),
     )

@@ -20,7 +20,7 @@ T_KEY = re.compile(r"""\b(?:t|has)\(\s*['"]([A-Za-z0-9_.]+)['"]""")
 # protocol message types such as 'line.watch' are told apart via docs/protocol.md.
 DOTTED = re.compile(
     r"""['"]((?:common|lang|time|date|month|weekday|wait|queue|status|error|help|index|line|call"""
-    r"""|pro|signin|room|join)\.[A-Za-z0-9_.]*[A-Za-z0-9_])['"]"""
+    r"""|pro|signin|room|join|identified)\.[A-Za-z0-9_.]*[A-Za-z0-9_])['"]"""
 )
 ERROR_CODE = re.compile(r"""\bcode:\s*['"]([a-z_]+)['"]""")
 COMMENT = re.compile(r"^\s*//[^\n]*|/\*.*?\*/", flags=re.MULTILINE | re.DOTALL)
