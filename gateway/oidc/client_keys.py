@@ -104,6 +104,7 @@ class ClientKeyRing:
         grace: timedelta,
         reload_seconds: float = RELOAD_SECONDS,
         create_missing: bool = True,
+        new_key_bits: int = NEW_KEY_BITS,
     ) -> None:
         self._directory = Path(directory).expanduser()
         self._clock = clock
@@ -111,8 +112,10 @@ class ClientKeyRing:
         self._grace = grace
         self._reload = timedelta(seconds=reload_seconds)
         self._create_missing = create_missing
+        self._new_key_bits = new_key_bits
         self._keys: dict[str, list[ClientKey]] = {use: [] for use in USES}
         self._listing: tuple[tuple[str, int, int], ...] | None = None
+        self._parsed: dict[tuple[str, int, int], ClientKey] = {}
         self._checked_at: datetime | None = None
 
     @property
@@ -189,7 +192,9 @@ class ClientKeyRing:
         if self._create_missing:
             for use in USES:
                 if not any(key.starts <= now for key in self._keys[use]):
-                    write_new_key(self._directory, use, now.replace(microsecond=0))
+                    write_new_key(
+                        self._directory, use, now.replace(microsecond=0), self._new_key_bits
+                    )
                     logger.info("created a new client %s key in the key directory", use)
                     self._listing = None
                     self._read(now)
@@ -209,7 +214,9 @@ class ClientKeyRing:
 
     def _parse(self, listing: tuple[tuple[str, int, int], ...]) -> dict[str, list[ClientKey]]:
         keys: dict[str, list[ClientKey]] = {use: [] for use in USES}
-        for name, _, _ in listing:
+        parsed = {}
+        for entry in listing:
+            name = entry[0]
             match = KEY_FILE.fullmatch(name)
             assert match is not None
             use, stamp = match.groups()
@@ -218,12 +225,16 @@ class ClientKeyRing:
                 if stamp
                 else FROM_THE_BEGINNING
             )
-            keys[use].append(self._load_key(self._directory / name, use, starts))
+            # An unchanged file is not parsed again (checking an RSA key takes a while).
+            key = self._parsed.get(entry) or self._load_key(self._directory / name, use, starts)
+            parsed[entry] = key
+            keys[use].append(key)
         for use in USES:
             keys[use].sort(key=lambda key: key.starts)
             times = [key.starts for key in keys[use]]
             if len(set(times)) != len(times):
                 raise ConfigError(f"two {use} keys in {self._directory} start at the same time")
+        self._parsed = parsed
         return keys
 
     def _load_key(self, path: Path, use: str, starts: datetime) -> ClientKey:

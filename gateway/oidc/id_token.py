@@ -105,7 +105,7 @@ class IdTokenVerifier:
         config = self._config
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.DecodeError:
+        except jwt.PyJWTError:  # also an unsupported critical extension
             raise IdentificationError("id_token_malformed") from None
         alg = header.get("alg")
         if alg != config.id_token_signing_alg:

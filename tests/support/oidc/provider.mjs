@@ -5,12 +5,13 @@
 //
 // The FTN profile (Traficom recommendation 213/2023 S) as configured here:
 //   - authorization code flow only, PKCE (S256) required;
-//   - signed request objects (RS256) required, with kid, aud, exp, nbf and a short life;
+//   - signed request objects (RS256), with kid, aud, exp, nbf, iat, jti and a short life;
 //   - client authentication private_key_jwt (RS256) with kid and a jti used only once;
 //   - ID tokens signed RS256 and encrypted RSA-OAEP-256 / A256GCM to the client's key;
 //   - acr values http://ftn.ficora.fi/2017/loa2 (substantial) and loa3 (high);
 //   - claims name, given_name, family_name, birthdate, personal_identity_code.
-// A client registered with token_endpoint_auth_method client_secret_basic and no
+// Clients are registered by the tests (RFC 7591, POST /reg) with require_signed_request_object
+// true for the FTN profile. A client registered with client_secret_basic and no
 // id_token_encrypted_response_alg gets plain signed ID tokens (the "other provider" mode).
 //
 // Environment:
@@ -127,6 +128,7 @@ const provider = new Provider(issuer, {
     token_endpoint_auth_method: 'private_key_jwt',
     id_token_signed_response_alg: 'RS256',
   },
+  clientAuthMethods: ['private_key_jwt', 'client_secret_basic'],
   clockTolerance: 5,
   cookies: { keys: [randomBytes(16).toString('hex')] },
   enabledJWA: {
@@ -144,7 +146,9 @@ const provider = new Provider(issuer, {
     requestObjects: {
       request: true,
       requestUri: false,
-      requireSignedRequestObject: true,
+      // Required per client (require_signed_request_object), so that the second test
+      // client, like another provider's, can do without.
+      requireSignedRequestObject: false,
       assertJwtClaimsAndHeader: requestObjectRules,
     },
     userinfo: { enabled: true },
