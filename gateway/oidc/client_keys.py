@@ -79,15 +79,19 @@ def write_new_key(directory: Path, use: str, starts: datetime, bits: int = NEW_K
     directory = directory.expanduser()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = directory / key_file_name(use, starts)
-    private = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # FileExistsError first
+    try:
+        private = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+        pem = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -123,8 +123,10 @@ class RelyingParty:
             "acr_values": " ".join(config.requested_acr_values()),
         }
         if config.request_claims:
-            asked = dict.fromkeys(config.claims.all_names())
-            params["claims"] = {"id_token": {"acr": {"essential": True}, **asked}}
+            # Voluntary claims, acr too: the level is asked for with acr_values, and checked
+            # here (an essential acr would leave it to the provider alone).
+            asked = dict.fromkeys(("acr", *config.claims.all_names()))
+            params["claims"] = {"id_token": asked}
         if ui_locales:
             params["ui_locales"] = ui_locales
         if config.request_object:

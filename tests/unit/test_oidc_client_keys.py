@@ -160,3 +160,18 @@ def test_a_bad_file_later_keeps_the_keys_loaded(keys: Path, clock: FakeClock) ->
 def test_without_creation_an_empty_directory_is_an_error(tmp_path: Path, clock: FakeClock) -> None:
     with pytest.raises(ConfigError):
         ring(tmp_path / "missing", clock, create_missing=False)
+
+
+def test_the_oidc_key_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.cli import main
+
+    start = ["--start", "2027-01-01T00:00+02:00", "--dir", str(tmp_path)]
+    assert main(["oidc-key", "--use", "enc", *start]) == 0
+    assert "enc-20261231T220000Z.pem" in capsys.readouterr().out
+    path = tmp_path / "enc-20261231T220000Z.pem"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert main(["oidc-key", "--use", "enc", *start]) == 2  # that one exists already
+    assert "exists" in capsys.readouterr().err
+    assert main(["oidc-key", "--use", "sig", "--start", "2027-01-01", "--dir", str(tmp_path)]) == 2
+    assert "offset" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
