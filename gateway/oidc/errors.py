@@ -36,6 +36,8 @@ ERROR_MESSAGES: Final = {
     "acr_insufficient": "The identification's level of assurance is too low.",
     "claims_missing": "The identification lacks required information.",
     "identity_code_invalid": "The personal identity code is not valid.",
+    # Anything else (a fault of the gateway's): the identification fails closed
+    "internal_error": "The identification could not be completed.",
 }
 
 

@@ -88,7 +88,7 @@ class IdTokenVerifier:
         for key in self._client_keys.decryption_keys(header.get("kid")):
             try:
                 plaintext = jwe.decrypt_compact(token, key.jose_key, registry=self._registry)
-            except JoseError:
+            except (JoseError, ValueError, TypeError):
                 continue
             if plaintext.plaintext is None:
                 continue

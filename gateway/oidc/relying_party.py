@@ -166,6 +166,9 @@ class RelyingParty:
         except IdentificationError as exc:
             logger.info("an identification failed: %s", exc.code)
             raise IdentificationError(exc.code, binding=flow.binding) from None
+        except Exception as exc:  # fail closed; the text might quote the response: type only
+            logger.error("an identification failed unexpectedly: %s", type(exc).__name__)
+            raise IdentificationError("internal_error", binding=flow.binding) from None
         logger.info("an identification succeeded (%s)", identity.assurance)
         return Identified(binding=flow.binding, identity=identity)
 

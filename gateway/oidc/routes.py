@@ -89,4 +89,5 @@ def _done(result: str) -> web.Response:
 def add_identification_routes(app: web.Application) -> None:
     """Register the JWKS and the callback (the done page is one of gateway.http's pages)."""
     app.router.add_get(JWKS_PATH, jwks)
-    app.router.add_get(CALLBACK_PATH, callback)
+    # No HEAD: a link checker's HEAD must not use the flow up.
+    app.router.add_get(CALLBACK_PATH, callback, allow_head=False)

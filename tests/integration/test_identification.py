@@ -266,6 +266,26 @@ async def test_key_rotation(oidc_provider: OidcProvider, tmp_path: Path) -> None
     assert outcomes.failed == [("room-1/participant-a", "provider_error")]
 
 
+async def test_a_failing_hook_is_logged_by_its_type_only(
+    oidc_provider: OidcProvider, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    capture_all_logs(caplog)
+    async with identification_gateway(oidc_provider, tmp_path) as (gateway, _):
+
+        async def on_identified(binding: str, identity: VerifiedIdentity) -> None:
+            raise RuntimeError(f"cannot show {identity.display_name}")
+
+        gateway.app[keys.IDENTIFICATION_HOOKS].on_identified = on_identified
+        assert await identify(oidc_provider, gateway) == "failed"
+        async with browser() as http:
+            url = gateway.base_url + "/oidc/callback?state=" + "s" * 43 + "&code=c"
+            async with http.head(url) as response:
+                assert response.status == 405
+    logs = log_text(caplog.records)
+    assert "the on_identified hook raised RuntimeError" in logs
+    assert PERSONS["aino-demo"].given_name not in logs
+
+
 async def test_the_gateway_publishes_its_public_keys(
     oidc_provider: OidcProvider, tmp_path: Path
 ) -> None:

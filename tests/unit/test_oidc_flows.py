@@ -274,3 +274,14 @@ async def test_the_store_holds_no_state_nonce_or_verifier(fake: FakeSetup) -> No
 async def test_a_binding_must_be_given(fake: FakeSetup, binding: str) -> None:
     with pytest.raises(ValueError):
         await fake.rp.begin(binding)
+
+
+async def test_an_unexpected_fault_fails_closed(fake: FakeSetup) -> None:
+    query = await identified(fake)
+
+    def broken(form: object, headers: object) -> tuple[int, object]:
+        raise KeyError("010190-904U")
+
+    fake.provider.token = broken  # type: ignore[method-assign]
+    error = await failure(fake, query)
+    assert (error.code, error.binding) == ("internal_error", BINDING)

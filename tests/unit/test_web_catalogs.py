@@ -142,7 +142,7 @@ def test_pages_load_no_inline_script_or_handlers() -> None:
 
 
 @pytest.mark.parametrize(
-    "page", ["index.html", "line.html", "pro.html", "join.html", "signin.html"]
+    "page", ["index.html", "line.html", "pro.html", "join.html", "signin.html", "identified.html"]
 )
 def test_pages_share_the_accessible_frame(page: str) -> None:
     # Every page, the interpreter's join page too: viewport, skip link, language switcher,
