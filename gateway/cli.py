@@ -88,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CompatError as exc:
         print(f"tukilinja: cannot start: {exc}", file=sys.stderr)
         return 3
+    except ConfigError as exc:  # found at start-up, e.g. an unreadable client key
+        print(f"tukilinja: configuration error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import string
 from collections.abc import Mapping
@@ -49,6 +50,9 @@ logger = logging.getLogger(__name__)
 MAX_BINDING_CHARS: Final = 512
 MAX_CODE_CHARS: Final = 4096
 STATE_CHARS: Final = frozenset(string.ascii_letters + string.digits + "-_")
+UI_LOCALES: Final = re.compile(
+    r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*(?: [A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*){0,4}"
+)
 REQUEST_OBJECT_LIFETIME: Final = timedelta(minutes=5)
 CLIENT_ASSERTION_LIFETIME: Final = timedelta(seconds=60)
 ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -99,7 +103,9 @@ class RelyingParty:
         """Start a flow for ``binding``; the authorization URL to open in the browser.
 
         ``binding`` is opaque (the call layer's participant and room); the completed flow
-        hands it back. Raises ``provider_unavailable`` when discovery fails.
+        hands it back. ``ui_locales``: the person's language(s), e.g. ``"fi"`` or ``"sv en"``
+        (BCP 47 tags; anything else is left out). Raises ``provider_unavailable`` when
+        discovery fails.
         """
         if not isinstance(binding, str) or not 0 < len(binding) <= MAX_BINDING_CHARS:
             raise ValueError("binding must be a non-empty string of at most 512 characters")
@@ -127,7 +133,7 @@ class RelyingParty:
             # here (an essential acr would leave it to the provider alone).
             asked = dict.fromkeys(("acr", *config.claims.all_names()))
             params["claims"] = {"id_token": asked}
-        if ui_locales:
+        if ui_locales and UI_LOCALES.fullmatch(ui_locales):
             params["ui_locales"] = ui_locales
         if config.request_object:
             query = {

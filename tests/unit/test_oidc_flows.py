@@ -285,3 +285,9 @@ async def test_an_unexpected_fault_fails_closed(fake: FakeSetup) -> None:
     fake.provider.token = broken  # type: ignore[method-assign]
     error = await failure(fake, query)
     assert (error.code, error.binding) == ("internal_error", BINDING)
+
+
+@pytest.mark.parametrize(("given", "sent"), [("sv en", "sv en"), ("fi-FI", "fi-FI"), ("<x>", None)])
+async def test_ui_locales(fake: FakeSetup, given: str, sent: str | None) -> None:
+    _, claims = request_object(fake, await fake.rp.begin(BINDING, ui_locales=given))
+    assert claims.get("ui_locales") == sent
