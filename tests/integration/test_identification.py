@@ -329,7 +329,9 @@ async def test_nothing_of_the_identity_is_logged_stored_or_written(
             async with http.get(callback) as response:
                 assert response.url.query["result"] == "ok"
         [(_, identity)] = outcomes.identified
+        await gateway.app[keys.IDENTIFICATION].begin("room-1/participant-b")  # one pending
         store_text = everything_in(gateway.app[keys.STORE])
+    assert "room-1/participant-b" in store_text  # the walk reaches the flows
     query = dict(parse_qsl(urlsplit(callback).query))
     [id_token] = token_responses.id_tokens
     secrets = {
