@@ -29,7 +29,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const LOA2 = 'http://ftn.ficora.fi/2017/loa2';
 const LOA3 = 'http://ftn.ficora.fi/2017/loa3';
@@ -82,34 +82,14 @@ function account(id) {
   };
 }
 
-function invalidRequestObject(message) {
-  const error = new Error(message);
-  error.error = 'invalid_request_object';
-  error.error_description = message;
-  error.status = 400;
-  error.statusCode = 400;
-  error.expose = true;
-  return error;
-}
-
-function invalidClient(message) {
-  const error = new Error(message);
-  error.error = 'invalid_client';
-  error.error_description = message;
-  error.status = 401;
-  error.statusCode = 401;
-  error.expose = true;
-  return error;
-}
-
 // The FTN rules on request objects: kid, aud, exp, nbf, iat and jti, at most ten minutes.
 async function requestObjectRules(ctx, claims, header) {
-  if (!header.kid) throw invalidRequestObject('the request object has no kid');
+  if (!header.kid) throw new errors.InvalidRequestObject('the request object has no kid');
   for (const claim of ['aud', 'exp', 'nbf', 'iat', 'jti']) {
-    if (!(claim in claims)) throw invalidRequestObject(`the request object has no ${claim}`);
+    if (!(claim in claims)) throw new errors.InvalidRequestObject(`the request object has no ${claim}`);
   }
   if (claims.exp - claims.nbf > 600) {
-    throw invalidRequestObject('the request object lives longer than ten minutes');
+    throw new errors.InvalidRequestObject('the request object lives longer than ten minutes');
   }
 }
 
@@ -160,8 +140,8 @@ const provider = new Provider(issuer, {
   responseTypes: ['code'],
   ttl: { AuthorizationCode: 60, Interaction: 600, Session: 600, Grant: 600, IdToken: 300 },
   async assertJwtClientAuthClaimsAndHeader(ctx, claims, header) {
-    if (!header.kid) throw invalidClient('the client assertion has no kid');
-    if (!claims.jti) throw invalidClient('the client assertion has no jti');
+    if (!header.kid) throw new errors.InvalidClientAuth('the client assertion has no kid');
+    if (!claims.jti) throw new errors.InvalidClientAuth('the client assertion has no jti');
   },
 });
 
