@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from gateway.oidc.config import CLIENT_SECRET_ENV, IdentificationConfig, parse_identification
 from media.ice import IcePolicy, IceServer
 from rooms.errors import ConfigError
 from rooms.hours import OpeningHours
@@ -62,6 +63,7 @@ class Config:
     wrapup_seconds: int = 30
     log_level: str = "INFO"
     event_loop: str = "uvloop"
+    identification: IdentificationConfig | None = None
 
     @property
     def base_url(self) -> str:
@@ -158,8 +160,10 @@ def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -
                 data = tomllib.load(handle)
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read {path}: {exc}") from exc
-    config = from_mapping(data)
-    return check(apply_env(config, os.environ if env is None else env))
+    config = check(apply_env(from_mapping(data), os.environ if env is None else env))
+    if config.identification is not None:
+        config.identification.check_secret()
+    return config
 
 
 LOOPBACK_HOSTS: Final = ("127.0.0.1", "::1", "localhost")
@@ -310,6 +314,7 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
             host_addresses=tuple(str(a) for a in ice.get("host_addresses", [])),
             remote_networks=tuple(str(n) for n in ice.get("remote_networks", [])),
         ),
+        identification=parse_identification(data.get("identification")),
     )
     _check_url(config.public_url)
     return config
@@ -364,6 +369,9 @@ def apply_env(config: Config, env: Mapping[str, str]) -> Config:
     if (value := get("ICE_REMOTE_NETWORKS")) is not None:
         ice = replace(ice, remote_networks=_csv(value))
     changes["ice"] = ice
+    secret = env.get(CLIENT_SECRET_ENV)
+    if config.identification is not None and secret:
+        changes["identification"] = replace(config.identification, client_secret=secret)
     return replace(config, **changes)
 
 

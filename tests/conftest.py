@@ -1,4 +1,5 @@
-"""Shared fixtures: a real gateway on loopback for each test that asks for one.
+"""Shared fixtures: a real gateway on loopback for each test that asks for one, and a real
+OpenID provider (oidc-provider on Node.js) for the whole session when a test asks for it.
 
 Every log record a test captures goes through the gateway's privacy filter, as in
 production (:func:`gateway.logs.configure_logging` puts it on the root handlers): pytest's
@@ -13,6 +14,7 @@ import pytest
 
 from gateway.logs import PrivacyFilter, install_privacy_filter
 from tests.support.gateway import RunningGateway, running_gateway
+from tests.support.oidc.broker import OidcProvider, running_oidc_provider
 
 
 @pytest.fixture(autouse=True)
@@ -36,3 +38,10 @@ def _privacy_filtered_capture(
 async def gateway() -> AsyncIterator[RunningGateway]:
     async with running_gateway() as gw:
         yield gw
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[OidcProvider]:
+    """The test OpenID provider, configured like an FTN broker (tests/support/oidc)."""
+    with running_oidc_provider() as provider:
+        yield provider

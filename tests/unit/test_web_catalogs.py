@@ -20,7 +20,7 @@ T_KEY = re.compile(r"""\b(?:t|has)\(\s*['"]([A-Za-z0-9_.]+)['"]""")
 # protocol message types such as 'line.watch' are told apart via docs/protocol.md.
 DOTTED = re.compile(
     r"""['"]((?:common|lang|time|date|month|weekday|wait|queue|status|error|help|index|line|call"""
-    r"""|pro|signin|room|join)\.[A-Za-z0-9_.]*[A-Za-z0-9_])['"]"""
+    r"""|pro|signin|room|join|identified)\.[A-Za-z0-9_.]*[A-Za-z0-9_])['"]"""
 )
 ERROR_CODE = re.compile(r"""\bcode:\s*['"]([a-z_]+)['"]""")
 COMMENT = re.compile(r"^\s*//[^\n]*|/\*.*?\*/", flags=re.MULTILINE | re.DOTALL)
@@ -162,7 +162,7 @@ def test_pages_load_no_inline_script_or_handlers() -> None:
 
 
 @pytest.mark.parametrize(
-    "page", ["index.html", "line.html", "pro.html", "join.html", "signin.html"]
+    "page", ["index.html", "line.html", "pro.html", "join.html", "signin.html", "identified.html"]
 )
 def test_pages_share_the_accessible_frame(page: str) -> None:
     # Every page, the interpreter's join page too: viewport, skip link, language switcher,
