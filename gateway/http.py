@@ -10,6 +10,7 @@ from typing import Final
 from aiohttp import web
 
 from gateway import auth, keys
+from gateway.identification import identification_settings
 from gateway.oidc.routes import DONE_PATH, add_identification_routes
 from gateway.ws import websocket
 
@@ -138,7 +139,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/staff/signin", auth.signin)
     app.router.add_get("/api/staff/me", auth.me)
     app.router.add_post("/api/staff/signout", auth.signout)
-    if app[keys.CONFIG].identification is not None:
+    if identification_settings(app[keys.CONFIG]) is not None:
         add_identification_routes(app)
         app.router.add_get(DONE_PATH, _page(root / "identified.html"))
     app.router.add_get("/ws", websocket)

@@ -16,7 +16,6 @@ import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
@@ -34,6 +33,7 @@ from gateway.app import create_app
 from gateway.demoidp import DEMO_CLIENT_ID, HttpJwks, InProcessJwks
 from rooms.clock import FakeClock
 from rooms.errors import ConfigError
+from tests.support.demo_browser import FormParser, parse_page
 from tests.support.gateway import RunningGateway, free_port, make_config, running_gateway
 
 LOA2 = "http://ftn.ficora.fi/2017/loa2"
@@ -192,49 +192,6 @@ class RelyingParty:
             options={"require": ["exp", "iat", "sub", "nonce"], "verify_exp": False},
         )
         return claims
-
-
-class FormParser(HTMLParser):
-    """The person page's form: its action, hidden fields, radio buttons and their labels."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.action = ""
-        self.hidden: dict[str, str] = {}
-        self.radios: list[dict[str, str]] = []
-        self.label_for: list[str] = []
-        self.buttons: dict[str, str] = {}
-        self._button: str | None = None
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.action = a["action"]
-        elif tag == "input" and a.get("type") == "hidden":
-            self.hidden[a["name"]] = a["value"]
-        elif tag == "input" and a.get("type") == "radio":
-            self.radios.append(a)
-        elif tag == "label":
-            self.label_for.append(a.get("for", ""))
-        elif tag == "button":
-            self._button = a.get("value", "")
-            self.buttons[self._button] = ""
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "button":
-            self._button = None
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-        if self._button is not None:
-            self.buttons[self._button] += data.strip()
-
-
-def parse_page(html: str) -> FormParser:
-    parser = FormParser()
-    parser.feed(html)
-    return parser
 
 
 @pytest.fixture
