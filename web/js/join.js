@@ -12,13 +12,15 @@ import {
 } from './i18n.js';
 import { SignalingClient, PROTOCOL_VERSION, errorCode } from './signaling.js';
 import { showDemo } from './demo.js';
-import { CallMedia, getMicrophone, stopStream } from './rtc.js';
+import { getMicrophone, stopStream } from './rtc.js';
 import {
   TokenStore, Roster, renderRoster, reconnectLoop, FINAL_RESUME_ERRORS, mediaKeepable, joinedText, leftText,
-  reconnectingText, backText, languageName,
+  reconnectingText, backText, languageName, CallMediaSlot,
 } from './room.js';
+import { VideoArea, purposeLabel, videoOffKey } from './video.js';
 
 const $ = (id) => document.getElementById(id);
+const videoArea = new VideoArea($('video-box'), { caption: 'join.video.remote' });
 const els = {
   language: $('join-language'),
   status: $('status'),
@@ -35,11 +37,9 @@ const els = {
   retry: $('retry-button'),
   audio: $('remote-audio'),
   videoState: $('video-state'),
-  videoBox: $('video-box'),
-  videoHeading: $('video-heading'),
-  remoteVideo: $('remote-video'),
-  remoteVideoWaiting: $('remote-video-waiting'),
-  stopVideo: $('stop-video-button'),
+  videoBox: videoArea.box,
+  remoteVideo: videoArea.remote,
+  stopVideo: videoArea.stop,
 };
 const actionButtons = [els.join, els.hangup, els.retry, els.mute];
 
@@ -58,12 +58,6 @@ const state = {
   video: { state: 'off', purpose: null, message: null }, // the call's video, as video.state says
 };
 
-const PURPOSE_LABEL_KEYS = {
-  see_document: 'call.videoPurposeLabel.see_document',
-  assess_situation: 'call.videoPurposeLabel.assess_situation',
-  sign_language: 'call.videoPurposeLabel.sign_language',
-  other: 'call.videoPurposeLabel.other',
-};
 const VIDEO_OFF_KEYS = {
   declined: 'join.video.off.declined',
   withdrawn: 'join.video.off.withdrawn',
@@ -74,7 +68,11 @@ const sig = new SignalingClient();
 const invite = new TokenStore('invite');
 const tokens = new TokenStore('join');
 const roster = new Roster();
-let media = null;
+const callMedia = new CallMediaSlot({
+  signaling: sig, state, render, abandon, onOpen: syncRemoteVideo,
+  inCall: () => state.phase === 'incall',
+  audioElement: els.audio, videoContainer: els.remoteVideo,
+});
 let timerHandle = null;
 let pendingFocus = false;
 let reconnectGeneration = 0;
@@ -153,9 +151,7 @@ function render() {
   setText(els.videoState, videoText);
   els.videoState.hidden = !videoText;
   const on = phase === 'incall' && video.state === 'on';
-  els.videoBox.hidden = !on;
-  els.remoteVideoWaiting.hidden = !on || Boolean(media && media.remoteVideoCount > 0);
-  els.stopVideo.disabled = !on || !sig.connected;
+  videoArea.render(on, callMedia.current, { canStop: on && sig.connected });
   if (activeBefore === els.stopVideo && (els.videoBox.hidden || els.stopVideo.disabled)) {
     // Stop video went away with the video: focus to what remains of the call.
     const next = [els.mute, els.hangup].find((b) => !b.hidden && !b.disabled);
@@ -207,9 +203,7 @@ function videoStateText() {
   const video = state.video;
   if (video.state === 'requested') return t('join.video.requested');
   if (video.state === 'on') {
-    return t('join.video.on', {
-      purpose: t(PURPOSE_LABEL_KEYS[video.purpose] || PURPOSE_LABEL_KEYS.other),
-    });
+    return t('join.video.on', { purpose: purposeLabel(video.purpose) });
   }
   return video.message ? t(video.message) : '';
 }
@@ -224,11 +218,7 @@ function applyVideoState(event, { quiet = false } = {}) {
   } else {
     video.state = 'off';
     video.purpose = null;
-    if (before !== 'off') {
-      let reason = VIDEO_OFF_KEYS[event.reason] ? event.reason : 'stopped';
-      if (reason === 'stopped' && event.by === 'resident' && before === 'on') reason = 'withdrawn';
-      video.message = VIDEO_OFF_KEYS[reason];
-    }
+    if (before !== 'off') video.message = videoOffKey(VIDEO_OFF_KEYS, event, before);
   }
   syncRemoteVideo();
   if (!quiet && before !== video.state) state.notice = videoStateText();
@@ -237,6 +227,7 @@ function applyVideoState(event, { quiet = false } = {}) {
 
 // Receive-only: the others' pictures are shown while video is on.
 function syncRemoteVideo() {
+  const media = callMedia.current;
   if (!media) return;
   if (state.video.state === 'on') media.showRemoteVideo();
   else media.hideRemoteVideo();
@@ -268,8 +259,7 @@ function stopTimer() {
 
 function teardown() {
   stopTimer();
-  if (media) media.close();
-  media = null;
+  callMedia.close();
   state.connectedAt = null;
   state.muted = false;
   state.reconnecting = false;
@@ -339,59 +329,6 @@ async function start() {
   render();
 }
 
-function makeMedia(stream) {
-  const current = new CallMedia({
-    signaling: sig,
-    iceServers: state.iceServers,
-    stream,
-    audioElement: els.audio,
-    videoContainer: els.remoteVideo,
-    onVideoChange: () => {
-      if (media === current) render();
-    },
-    onFailure: (code) => {
-      if (media !== current) return;
-      if (state.reconnecting || code === 'connection_closed') return;
-      abandon(code);
-    },
-    onRenegotiationFailure: () => {
-      if (media !== current) return;
-      state.error = { code: 'renegotiation_failed' };
-      render();
-    },
-  });
-  if (state.muted) current.setMuted(true);
-  return current;
-}
-
-async function startFreshMedia(stream = null) {
-  if (media) media.close();
-  media = null;
-  let micStream = stream;
-  if (!micStream) {
-    try {
-      micStream = await getMicrophone();
-    } catch (err) {
-      abandon(errorCode(err, 'microphone_unsupported'));
-      return;
-    }
-  }
-  if (state.phase !== 'incall' || media) {
-    stopStream(micStream);
-    return;
-  }
-  const current = makeMedia(micStream);
-  media = current;
-  syncRemoteVideo();
-  try {
-    await current.sendOffer();
-  } catch (err) {
-    if (media === current && !state.reconnecting && err && err.code !== 'connection_closed') {
-      abandon(errorCode(err, 'media_failed'));
-    }
-  }
-}
-
 function enterCall(result) {
   tokens.set(result.resumeToken);
   state.participantId = result.participantId || state.participantId;
@@ -442,7 +379,7 @@ async function join() {
   }
   invite.clear();
   enterCall(result);
-  await startFreshMedia(stream);
+  await callMedia.fresh(stream);
 }
 
 // After a reload: back into the call with a new peer connection.
@@ -476,7 +413,7 @@ async function resumeStored() {
   }
   pendingFocus = true;
   enterCall(result);
-  await startFreshMedia(stream);
+  await callMedia.fresh(stream);
 }
 
 async function reconnect() {
@@ -489,7 +426,7 @@ async function reconnect() {
     cancelled: () => generation !== reconnectGeneration,
     attempt: async () => {
       await hello();
-      const keepMedia = mediaKeepable(media);
+      const keepMedia = mediaKeepable(callMedia.current);
       // Without the old peer connection, the microphone is ready before the resume, so
       // the new connection exists before the gateway's first offer event can arrive.
       if (!keepMedia && !spare) spare = await getMicrophone();
@@ -502,8 +439,7 @@ async function reconnect() {
   state.reconnecting = false;
   if (outcome.result) {
     enterCall(outcome.result.result);
-    if (!outcome.result.keepMedia || !media) await startFreshMedia(spare);
-    else stopStream(spare);
+    await callMedia.renew(outcome.result.keepMedia, spare);
     return;
   }
   if (FINAL_RESUME_ERRORS.has(outcome.code)) {
@@ -543,9 +479,9 @@ async function hangUp() {
 }
 
 function toggleMute() {
-  if (!media) return;
+  if (!callMedia.current) return;
   state.muted = !state.muted;
-  media.setMuted(state.muted);
+  callMedia.current.setMuted(state.muted);
   render();
 }
 

@@ -8,13 +8,15 @@ import {
 } from './i18n.js';
 import { SignalingClient, PROTOCOL_VERSION, errorCode } from './signaling.js';
 import { showDemo } from './demo.js';
-import { CallMedia, getMicrophone, stopStream } from './rtc.js';
+import { getMicrophone, stopStream } from './rtc.js';
 import {
   TokenStore, Roster, renderRoster, reconnectLoop, FINAL_RESUME_ERRORS, mediaKeepable, joinedText, leftText,
-  reconnectingText, backText,
+  reconnectingText, backText, levelText, CallMediaSlot,
 } from './room.js';
+import { VideoArea, cameraControl } from './video.js';
 
 const $ = (id) => document.getElementById(id);
+const videoArea = new VideoArea($('video-box'), { caption: 'line.video.remote', selfView: true });
 const els = {
   notFound: $('not-found'),
   content: $('line-content'),
@@ -60,13 +62,11 @@ const els = {
   videoPurpose: $('video-purpose'),
   allowVideo: $('allow-video-button'),
   declineVideo: $('decline-video-button'),
-  videoBox: $('video-box'),
+  videoBox: videoArea.box,
   videoState: $('video-state'),
-  remoteVideo: $('remote-video'),
-  remoteVideoWaiting: $('remote-video-waiting'),
-  localVideoTile: $('local-video-tile'),
-  localVideo: $('local-video'),
-  stopVideo: $('stop-video-button'),
+  remoteVideo: videoArea.remote,
+  localVideo: videoArea.self,
+  stopVideo: videoArea.stop,
 };
 const actionButtons = [els.call, els.cancel, els.hangup, els.retry, els.mute];
 
@@ -114,7 +114,6 @@ function freshStepUp() {
   };
 }
 
-const LEVEL_KEYS = { high: 'call.level.high', substantial: 'call.level.substantial' };
 const IDENTIFY_FAILED_KEYS = {
   cancelled: 'line.identify.failed.cancelled',
   level_too_low: 'line.identify.failed.level_too_low',
@@ -135,7 +134,6 @@ const PURPOSE_KEYS = {
 };
 
 const sig = new SignalingClient();
-let media = null;
 let pendingStream = null;
 let timerHandle = null;
 let pendingFocus = false;
@@ -144,6 +142,12 @@ const roster = new Roster();
 let reconnectGeneration = 0;
 let identifyWindow = null; // the provider's popup, closed when the flow is over
 let focusVideoDialog = false;
+const camera = cameraControl({ state, media: () => callMedia.current, render, signaling: sig });
+const callMedia = new CallMediaSlot({
+  signaling: sig, state, render, abandon: abandonCall, onVideoFailure: camera.failed,
+  inCall: () => state.phase === 'queued' || state.phase === 'connected',
+  audioElement: els.audio, videoContainer: els.remoteVideo, previewElement: els.localVideo,
+});
 
 // ---- rendering ---------------------------------------------------------------------------
 
@@ -285,10 +289,6 @@ function render() {
   manageFocus(activeBefore);
 }
 
-function levelText(level) {
-  return LEVEL_KEYS[level] ? t(LEVEL_KEYS[level]) : String(level || '');
-}
-
 function identifyText() {
   const s = state.stepup;
   if (s.identify === 'identified') {
@@ -348,11 +348,8 @@ function renderStepUp() {
   focusVideoDialog = false;
 
   const on = inCall && s.video === 'on';
-  els.videoBox.hidden = !on;
+  videoArea.render(on, callMedia.current);
   setText(els.videoState, on ? t(s.camera === 'starting' ? 'line.video.starting' : 'line.video.on') : '');
-  els.localVideoTile.hidden = !(on && media && media.sendingVideo);
-  els.remoteVideoWaiting.hidden = !on || Boolean(media && media.remoteVideoCount > 0);
-  els.stopVideo.disabled = !on;
 }
 
 // Focus that was in the identification or video parts when they changed (the dialog
@@ -521,8 +518,7 @@ async function connect() {
 
 function teardownMedia() {
   stopTimer();
-  if (media) media.close();
-  media = null;
+  callMedia.close();
   if (pendingStream) stopStream(pendingStream);
   pendingStream = null;
   state.connectedAt = null;
@@ -563,36 +559,6 @@ function fail(code, phase = 'idle') {
   render();
 }
 
-function makeMedia(stream) {
-  const current = new CallMedia({
-    signaling: sig,
-    iceServers: state.iceServers,
-    stream,
-    audioElement: els.audio,
-    videoContainer: els.remoteVideo,
-    previewElement: els.localVideo,
-    onVideoChange: () => {
-      if (media === current) render();
-    },
-    onVideoFailure: (code) => {
-      if (media === current) videoFailed(code);
-    },
-    onFailure: (code) => {
-      if (media !== current) return;
-      // A dropped socket is handled by reconnecting, not by ending the call.
-      if (state.reconnecting || code === 'connection_closed') return;
-      abandonCall(code);
-    },
-    onRenegotiationFailure: () => {
-      if (media !== current) return;
-      state.error = { code: 'renegotiation_failed' };
-      render();
-    },
-  });
-  if (state.muted) current.setMuted(true);
-  return current;
-}
-
 async function startCall() {
   if (!(state.phase === 'idle' || state.phase === 'ended')) return;
   pendingFocus = true;
@@ -629,42 +595,14 @@ async function startCall() {
   if (state.phase !== 'joining') return;
 
   pendingStream = null;
-  const current = makeMedia(stream);
-  media = current;
+  const current = callMedia.open(stream);
   state.phase = 'queued';
   render();
 
   try {
     await current.sendOffer();
   } catch (err) {
-    if (media === current && !state.reconnecting) abandonCall(errorCode(err, 'media_failed'));
-  }
-}
-
-// A fresh peer connection (after a reload, or when the old one did not survive the drop):
-// microphone again, then our offer; the gateway offers the others' audio afterwards.
-async function startFreshMedia(micStream = null) {
-  if (media) media.close();
-  media = null;
-  let stream = micStream;
-  if (!stream) {
-    try {
-      stream = await getMicrophone();
-    } catch (err) {
-      abandonCall(errorCode(err, 'microphone_unsupported'));
-      return;
-    }
-  }
-  if (!(state.phase === 'queued' || state.phase === 'connected') || media) {
-    stopStream(stream);
-    return;
-  }
-  const current = makeMedia(stream);
-  media = current;
-  try {
-    await current.sendOffer();
-  } catch (err) {
-    if (media === current && !state.reconnecting && err && err.code !== 'connection_closed') {
+    if (callMedia.current === current && !state.reconnecting) {
       abandonCall(errorCode(err, 'media_failed'));
     }
   }
@@ -689,13 +627,11 @@ async function enterFromResume(result, keptMedia, stream = null) {
   }
   restoreStepUp(result);
   render();
-  if (!keptMedia || !media) {
-    await startFreshMedia(stream);
-  } else if (stream) {
-    stopStream(stream);
-  }
+  // The kept peer connection, or a fresh one (after a reload, or when the old one did not
+  // survive the drop).
+  await callMedia.renew(keptMedia, stream);
   // A fresh peer connection carries the camera again when video is on.
-  if (state.phase === 'connected' && state.stepup.video === 'on') startCamera();
+  if (state.phase === 'connected' && state.stepup.video === 'on') camera.start();
 }
 
 // Back in a call (resume): whether this resident is identified, and the call's video.
@@ -709,7 +645,7 @@ function restoreStepUp(result) {
     s.level = self.identified;
   }
   const video = result.video || { state: 'off', purpose: null };
-  applyVideoState({ state: video.state, purpose: video.purpose }, { quiet: true, camera: false });
+  applyVideoState({ state: video.state, purpose: video.purpose }, { quiet: true, startCamera: false });
 }
 
 // The place is gone (used or expired token, ended call): say so, offer to call again.
@@ -781,7 +717,7 @@ async function reconnect() {
       await sig.connect();
       const hello = await sig.request('hello', { protocol: PROTOCOL_VERSION });
       state.iceServers = Array.isArray(hello.iceServers) ? hello.iceServers : [];
-      const keepMedia = mediaKeepable(media);
+      const keepMedia = mediaKeepable(callMedia.current);
       // Without the old peer connection, the microphone is ready before the resume, so
       // the new connection exists before the gateway's first offer event can arrive.
       if (!keepMedia && !spare) spare = await getMicrophone();
@@ -900,9 +836,9 @@ async function hangUp() {
 }
 
 function toggleMute() {
-  if (!media) return;
+  if (!callMedia.current) return;
   state.muted = !state.muted;
-  media.setMuted(state.muted);
+  callMedia.current.setMuted(state.muted);
   render();
 }
 
@@ -972,9 +908,9 @@ function openIdentifyWindow(url) {
   return true;
 }
 
-// `camera`: false when the caller starts the camera itself (on the peer connection that
-// will carry it).
-function applyVideoState(event, { quiet = false, camera = true } = {}) {
+// `startCamera`: false when the caller starts the camera itself (on the peer connection
+// that will carry it).
+function applyVideoState(event, { quiet = false, startCamera = true } = {}) {
   const s = state.stepup;
   const before = s.video;
   s.answering = false;
@@ -986,49 +922,14 @@ function applyVideoState(event, { quiet = false, camera = true } = {}) {
     s.video = 'on';
     s.purpose = event.purpose || s.purpose;
     if (!quiet && before !== 'on') state.notice = t('line.video.on');
-    if (camera) startCamera();
+    if (startCamera) camera.start();
   } else {
     s.video = 'off';
     s.purpose = null;
-    stopCamera();
+    camera.stop();
     if (!quiet && before !== 'off') state.notice = videoOffText(event.by, event.reason);
   }
   render();
-}
-
-async function startCamera() {
-  const s = state.stepup;
-  const current = media;
-  if (!current || current.closed || current.videoWanted) return;
-  s.camera = 'starting';
-  render();
-  try {
-    await current.startVideo();
-  } catch (err) {
-    if (media !== current || state.stepup !== s) return;
-    s.camera = 'off';
-    if (s.video === 'on') videoFailed(errorCode(err, 'video_failed'));
-    render();
-    return;
-  }
-  if (media !== current || state.stepup !== s) return;
-  s.camera = current.sendingVideo ? 'on' : 'off';
-  render();
-}
-
-function stopCamera() {
-  state.stepup.camera = 'off';
-  if (media) media.stopVideo().catch(() => {});
-}
-
-// The camera could not be used or video could not be set up: say so, and stop the video
-// for everyone (the call goes on with audio).
-function videoFailed(code) {
-  if (state.stepup.video !== 'on') return;
-  state.error = { code: String(code).startsWith('camera_') ? code : 'video_failed' };
-  stopCamera();
-  render();
-  if (sig.connected) sig.request('video.stop').catch(() => {});
 }
 
 async function answerVideo(allow) {
@@ -1046,26 +947,6 @@ async function answerVideo(allow) {
     // No question waiting any more (taken back meanwhile): nothing to answer.
     if (code === 'invalid_state') s.video = 'off';
     else state.error = { code };
-    render();
-  }
-}
-
-// Stop video: the camera goes off at once; the gateway tells everyone (video.state off).
-async function stopVideo() {
-  const s = state.stepup;
-  if (s.video !== 'on') return;
-  stopCamera();
-  render();
-  try {
-    await sig.request('video.stop');
-  } catch (err) {
-    if (state.stepup !== s) return;
-    const code = errorCode(err, 'internal_error');
-    if (code === 'invalid_state') {
-      s.video = 'off';
-    } else if (code !== 'connection_closed') {
-      state.error = { code };
-    }
     render();
   }
 }
@@ -1248,7 +1129,7 @@ els.declineVideo.addEventListener('click', () => {
   if (els.declineVideo.getAttribute('aria-disabled') !== 'true') answerVideo(false);
 });
 els.stopVideo.addEventListener('click', () => {
-  stopVideo();
+  camera.stopVideo();
 });
 els.volume.addEventListener('input', () => {
   els.audio.volume = Number(els.volume.value);

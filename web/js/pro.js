@@ -11,16 +11,18 @@ import {
 } from './i18n.js';
 import { SignalingClient, PROTOCOL_VERSION, errorCode } from './signaling.js';
 import { showDemo, checkDemo } from './demo.js';
-import { CallMedia, getMicrophone, stopStream } from './rtc.js';
+import { getMicrophone, stopStream } from './rtc.js';
 import {
   TokenStore, Roster, renderRoster, reconnectLoop, FINAL_RESUME_ERRORS, mediaKeepable, joinedText, leftText,
-  reconnectingText, backText, languageName,
+  reconnectingText, backText, languageName, levelText, CallMediaSlot,
 } from './room.js';
+import { VideoArea, cameraControl, purposeLabel, videoOffKey } from './video.js';
 
 // Languages an interpreter can be invited for (BCP 47), shown by Intl.DisplayNames.
 const INTERPRETER_LANGUAGES = ['fi', 'sv', 'en', 'ru', 'ar', 'uk', 'so'];
 
 const $ = (id) => document.getElementById(id);
+const videoArea = new VideoArea($('video-box'), { caption: 'pro.video.remote', selfView: true });
 const els = {
   status: $('status'),
   alert: $('alert'),
@@ -70,12 +72,9 @@ const els = {
   videoState: $('video-state'),
   videoRequestRow: $('video-request-row'),
   cancelVideo: $('cancel-video-button'),
-  videoBox: $('video-box'),
-  remoteVideo: $('remote-video'),
-  remoteVideoWaiting: $('remote-video-waiting'),
-  localVideoTile: $('local-video-tile'),
-  localVideo: $('local-video'),
-  stopVideo: $('stop-video-button'),
+  remoteVideo: videoArea.remote,
+  localVideo: videoArea.self,
+  stopVideo: videoArea.stop,
 };
 const SOUND_KEY = 'tukilinja.pro.sound';
 
@@ -123,18 +122,11 @@ function freshStepUp() {
   };
 }
 
-const LEVEL_KEYS = { high: 'call.level.high', substantial: 'call.level.substantial' };
 const IDENTIFY_FAILED_KEYS = {
   cancelled: 'pro.identify.failed.cancelled',
   level_too_low: 'pro.identify.failed.level_too_low',
   expired: 'pro.identify.failed.expired',
   failed: 'pro.identify.failed.failed',
-};
-const PURPOSE_LABEL_KEYS = {
-  see_document: 'call.videoPurposeLabel.see_document',
-  assess_situation: 'call.videoPurposeLabel.assess_situation',
-  sign_language: 'call.videoPurposeLabel.sign_language',
-  other: 'call.videoPurposeLabel.other',
 };
 const VIDEO_OFF_KEYS = {
   declined: 'pro.video.off.declined',
@@ -143,11 +135,18 @@ const VIDEO_OFF_KEYS = {
 };
 
 const sig = new SignalingClient();
-let media = null;
 let focusAfterRender = null;
 const tokens = new TokenStore('pro');
 const roster = new Roster();
 let reconnectGeneration = 0;
+const camera = cameraControl({
+  state, media: () => callMedia.current, render, signaling: sig, stopsRequest: true,
+});
+const callMedia = new CallMediaSlot({
+  signaling: sig, state, render, abandon: abandonCall, onVideoFailure: camera.failed,
+  inCall: () => state.phase === 'incall',
+  audioElement: els.audio, videoContainer: els.remoteVideo, previewElement: els.localVideo,
+});
 
 function lineName(id) {
   return state.names[id] || id;
@@ -414,10 +413,6 @@ function render() {
   }
 }
 
-function levelText(level) {
-  return LEVEL_KEYS[level] ? t(LEVEL_KEYS[level]) : String(level || '');
-}
-
 // The identity as a definition list: only the fields the gateway gave (after a rejoin the
 // level alone). Rebuilt only when it changes; emptied when the call ends.
 function renderIdentity(s) {
@@ -456,7 +451,7 @@ function videoStateText(s) {
   if (s.error === 'not_identified') return errorMessage(s.error);
   if (s.video === 'requested') return t('pro.video.waiting');
   if (s.video === 'on') {
-    return t('pro.video.on', { purpose: t(PURPOSE_LABEL_KEYS[s.purpose] || PURPOSE_LABEL_KEYS.other) });
+    return t('pro.video.on', { purpose: purposeLabel(s.purpose) });
   }
   return s.videoMessage ? t(s.videoMessage) : '';
 }
@@ -480,11 +475,7 @@ function renderStepUp(inCall, online) {
   els.videoRequestRow.hidden = !inCall || s.video !== 'requested';
   els.cancelVideo.disabled = !online;
 
-  const on = inCall && s.video === 'on';
-  els.videoBox.hidden = !on;
-  els.localVideoTile.hidden = !(on && media && media.sendingVideo);
-  els.remoteVideoWaiting.hidden = !on || Boolean(media && media.remoteVideoCount > 0);
-  els.stopVideo.disabled = !on;
+  videoArea.render(inCall && s.video === 'on', callMedia.current);
 }
 
 // Focus that was on a control of identification or video that went away (the request
@@ -666,8 +657,7 @@ async function connect() {
 // ---- call --------------------------------------------------------------------------------
 
 function endCall() {
-  if (media) media.close();
-  media = null;
+  callMedia.close();
   if (state.call) {
     const ended = state.call.callId;
     state.rejoinable = state.rejoinable.filter((c) => c.callId !== ended);
@@ -686,64 +676,6 @@ function endCall() {
   delete els.identity.dataset.signature;
   roster.reset();
   reconnectGeneration += 1;
-}
-
-function makeMedia(stream) {
-  const current = new CallMedia({
-    signaling: sig,
-    iceServers: state.iceServers,
-    stream,
-    audioElement: els.audio,
-    videoContainer: els.remoteVideo,
-    previewElement: els.localVideo,
-    onVideoChange: () => {
-      if (media === current) render();
-    },
-    onVideoFailure: (code) => {
-      if (media === current) videoFailed(code);
-    },
-    onFailure: (code) => {
-      if (media !== current) return;
-      if (state.reconnecting || code === 'connection_closed') return;
-      abandonCall(code);
-    },
-    onRenegotiationFailure: () => {
-      if (media !== current) return;
-      state.error = { code: 'renegotiation_failed' };
-      render();
-    },
-  });
-  if (state.muted) current.setMuted(true);
-  return current;
-}
-
-// A new peer connection for the call (after answering, rejoining, a reload, or when the
-// old one did not survive a drop): our offer, then the gateway offers the others' audio.
-async function startFreshMedia(stream = null) {
-  if (media) media.close();
-  media = null;
-  let micStream = stream;
-  if (!micStream) {
-    try {
-      micStream = await getMicrophone();
-    } catch (err) {
-      abandonCall(errorCode(err, 'microphone_unsupported'));
-      return;
-    }
-  }
-  if (state.phase !== 'incall' || media) {
-    stopStream(micStream);
-    return;
-  }
-  const current = makeMedia(micStream);
-  media = current;
-  try {
-    await current.sendOffer();
-  } catch (err) {
-    if (media === current && !state.reconnecting && err && err.code !== 'connection_closed') {
-      abandonCall(errorCode(err, 'media_failed'));
-    }
-  }
 }
 
 // In the call as `result` says (staff.answer_next, call.rejoin or resume).
@@ -766,13 +698,11 @@ async function enterCall(result, { keptMedia = false, stream = null } = {}) {
   if (!sameCall) focusAfterRender = () => els.hangup;
   state.wrapupUntil = 0;
   render();
-  if (!keptMedia || !media) {
-    await startFreshMedia(stream);
-  } else if (stream) {
-    stopStream(stream);
-  }
+  // The kept peer connection, or a new one (after answering, rejoining, a reload, or when
+  // the old one did not survive a drop).
+  await callMedia.renew(keptMedia, stream);
   // A fresh peer connection carries the camera again when video is on.
-  if (state.phase === 'incall' && state.stepup.video === 'on') startCamera();
+  if (state.phase === 'incall' && state.stepup.video === 'on') camera.start();
 }
 
 // In a call again (rejoin, resume): whether the resident is identified (the level; the
@@ -786,7 +716,7 @@ function restoreStepUp(result) {
     s.level = resident.identified;
   }
   const video = result.video || { state: 'off', purpose: null };
-  applyVideoState({ state: video.state, purpose: video.purpose }, { quiet: true, camera: false });
+  applyVideoState({ state: video.state, purpose: video.purpose }, { quiet: true, startCamera: false });
 }
 
 async function answerNext(id) {
@@ -926,7 +856,7 @@ async function reconnect() {
         throw Object.assign(new Error('signed out'), { code: 'unauthorized' });
       }
       state.iceServers = Array.isArray(hello.iceServers) ? hello.iceServers : [];
-      const keepMedia = mediaKeepable(media);
+      const keepMedia = mediaKeepable(callMedia.current);
       // Without the old peer connection, the microphone is ready before the resume, so
       // the new connection exists before the gateway's first offer event can arrive.
       if (!keepMedia && !spare) spare = await getMicrophone();
@@ -1025,9 +955,9 @@ async function hangUp() {
 }
 
 function toggleMute() {
-  if (!media) return;
+  if (!callMedia.current) return;
   state.muted = !state.muted;
-  media.setMuted(state.muted);
+  callMedia.current.setMuted(state.muted);
   render();
 }
 
@@ -1094,45 +1024,40 @@ async function removeInterpreter() {
 
 // ---- identification and video -------------------------------------------------------------
 
-async function requestIdentification() {
-  const s = state.stepup;
-  if (state.phase !== 'incall' || s.identify === 'identified' || s.requesting) return;
-  s.requesting = true;
-  s.error = null;
-  state.error = null;
-  render();
-  try {
-    await sig.request('identify.request');
-    if (state.stepup !== s) return;
+function requestIdentification() {
+  return stepUpRequest('identify.request', {}, (s) => s.identify !== 'identified', (s) => {
     if (s.identify !== 'identified') {
       s.identify = 'waiting';
       s.failed = null;
     }
-  } catch (err) {
-    if (state.stepup !== s) return;
-    stepUpRefused(s, err);
-  } finally {
-    s.requesting = false;
-  }
-  render();
+  });
 }
 
-async function requestVideo(event) {
+function requestVideo(event) {
   event.preventDefault();
+  const purpose = els.videoPurpose.value;
+  return stepUpRequest('video.request', { purpose }, (s) => s.video === 'off', (s) => {
+    // video.state (requested) says the rest; it may come before or after this result.
+    if (s.video === 'off') {
+      s.video = 'requested';
+      s.purpose = els.videoPurpose.value;
+      s.videoMessage = null;
+    }
+  });
+}
+
+// identify.request or video.request, one at a time: sent when `allowed(s)` in a call;
+// `accepted(s)` applies the result to the call's step-up (not when the call changed).
+async function stepUpRequest(type, fields, allowed, accepted) {
   const s = state.stepup;
-  if (state.phase !== 'incall' || s.video !== 'off' || s.requesting) return;
+  if (state.phase !== 'incall' || !allowed(s) || s.requesting) return;
   s.requesting = true;
   s.error = null;
   state.error = null;
   render();
   try {
-    await sig.request('video.request', { purpose: els.videoPurpose.value });
-    // video.state (requested) says the rest; it may come before or after this result.
-    if (state.stepup === s && s.video === 'off') {
-      s.video = 'requested';
-      s.purpose = els.videoPurpose.value;
-      s.videoMessage = null;
-    }
+    await sig.request(type, fields);
+    if (state.stepup === s) accepted(s);
   } catch (err) {
     if (state.stepup !== s) return;
     stepUpRefused(s, err);
@@ -1150,27 +1075,9 @@ function stepUpRefused(s, err) {
   state.error = { code };
 }
 
-// Stop video (or take the request back): the camera goes off at once; the gateway tells
-// everyone (video.state off).
-async function stopVideo() {
-  const s = state.stepup;
-  if (s.video === 'off') return;
-  stopCamera();
-  render();
-  try {
-    await sig.request('video.stop');
-  } catch (err) {
-    if (state.stepup !== s) return;
-    const code = errorCode(err, 'internal_error');
-    if (code === 'invalid_state') s.video = 'off';
-    else if (code !== 'connection_closed') state.error = { code };
-    render();
-  }
-}
-
-// `camera`: false when the caller starts the camera itself (on the peer connection that
-// will carry it).
-function applyVideoState(event, { quiet = false, camera = true } = {}) {
+// `startCamera`: false when the caller starts the camera itself (on the peer connection
+// that will carry it).
+function applyVideoState(event, { quiet = false, startCamera = true } = {}) {
   const s = state.stepup;
   const before = s.video;
   if (event.state === 'requested') {
@@ -1181,56 +1088,16 @@ function applyVideoState(event, { quiet = false, camera = true } = {}) {
     s.video = 'on';
     s.purpose = event.purpose || s.purpose;
     s.videoMessage = null;
-    if (camera) startCamera();
+    if (startCamera) camera.start();
   } else {
     s.video = 'off';
-    stopCamera();
-    if (before !== 'off') {
-      let reason = VIDEO_OFF_KEYS[event.reason] ? event.reason : 'stopped';
-      // The resident stopping a request they had not answered is not a withdrawal.
-      if (reason === 'stopped' && event.by === 'resident' && before === 'on') reason = 'withdrawn';
-      s.videoMessage = VIDEO_OFF_KEYS[reason];
-    }
+    camera.stop();
+    if (before !== 'off') s.videoMessage = videoOffKey(VIDEO_OFF_KEYS, event, before);
     s.purpose = null;
   }
   if (s.video !== 'off' && s.error === 'not_identified') s.error = null;
   if (!quiet && before !== s.video) state.notice = videoStateText(s);
   render();
-}
-
-async function startCamera() {
-  const s = state.stepup;
-  const current = media;
-  if (!current || current.closed || current.videoWanted) return;
-  s.camera = 'starting';
-  render();
-  try {
-    await current.startVideo();
-  } catch (err) {
-    if (media !== current || state.stepup !== s) return;
-    s.camera = 'off';
-    if (s.video === 'on') videoFailed(errorCode(err, 'video_failed'));
-    render();
-    return;
-  }
-  if (media !== current || state.stepup !== s) return;
-  s.camera = current.sendingVideo ? 'on' : 'off';
-  render();
-}
-
-function stopCamera() {
-  state.stepup.camera = 'off';
-  if (media) media.stopVideo().catch(() => {});
-}
-
-// The camera could not be used or video could not be set up: say so and stop the video
-// (the call goes on with audio).
-function videoFailed(code) {
-  if (state.stepup.video !== 'on') return;
-  state.error = { code: String(code).startsWith('camera_') ? code : 'video_failed' };
-  stopCamera();
-  render();
-  if (sig.connected) sig.request('video.stop').catch(() => {});
 }
 
 sig.on('participant.identified', (event) => {
@@ -1433,24 +1300,21 @@ els.invite.addEventListener('click', () => {
 els.inviteForm.addEventListener('submit', (event) => {
   createInvite(event);
 });
-els.copyLink.addEventListener('click', () => {
-  copyInvite();
-});
-els.removeInterpreter.addEventListener('click', () => {
-  removeInterpreter();
-});
-els.identify.addEventListener('click', () => {
-  requestIdentification();
-});
 els.videoForm.addEventListener('submit', (event) => {
   requestVideo(event);
 });
-els.cancelVideo.addEventListener('click', () => {
-  stopVideo();
-});
-els.stopVideo.addEventListener('click', () => {
-  stopVideo();
-});
+// Buttons that start a request: the click does not wait for it.
+for (const [button, action] of [
+  [els.copyLink, copyInvite],
+  [els.removeInterpreter, removeInterpreter],
+  [els.identify, requestIdentification],
+  [els.cancelVideo, camera.stopVideo],
+  [els.stopVideo, camera.stopVideo],
+]) {
+  button.addEventListener('click', () => {
+    action();
+  });
+}
 els.retry.addEventListener('click', () => {
   if (!state.me) {
     window.location.reload();
