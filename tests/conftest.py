@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from gateway.logs import PrivacyFilter, install_privacy_filter
-from tests.support.gateway import RunningGateway, running_gateway
+from tests.support.gateway import RunningGateway, make_config, running_gateway
 from tests.support.oidc.broker import OidcProvider, running_oidc_provider
 
 
@@ -37,6 +37,13 @@ def _privacy_filtered_capture(
 @pytest.fixture
 async def gateway() -> AsyncIterator[RunningGateway]:
     async with running_gateway() as gw:
+        yield gw
+
+
+@pytest.fixture
+async def demo_gateway() -> AsyncIterator[RunningGateway]:
+    """A gateway with its built-in demo identification provider switched on."""
+    async with running_gateway(make_config({"identification": {"demo": True}})) as gw:
         yield gw
 
 

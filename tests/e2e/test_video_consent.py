@@ -6,8 +6,8 @@ Two kinds of test:
 - The whole step-up against the gateway: Request identification, Identify in a popup at
   the built-in demo provider, the console showing the masked identity code, Request video,
   Allow video or Decline, Stop video. What is asserted is what flows (inbound video frames
-  decoded, inbound audio packets that never stop), not what the pages claim. These need the
-  gateway's identification and video, merged separately: skipped until then.
+  decoded, inbound audio packets that never stop), not what the pages claim. They use the
+  gateway's identification (its built-in demo provider) and video.
 - The pages alone, against the real gateway for the call itself but with the step-up
   events the protocol documents put on the page's signalling socket by the test (Playwright
   routes the WebSocket: everything else passes through untouched). These check what the
@@ -46,9 +46,6 @@ from tests.support.gateway import RunningGateway
 
 pytestmark = pytest.mark.e2e
 
-NEEDS_GATEWAY = pytest.mark.skip(
-    reason="needs the gateway's identification and video (merged separately)"
-)
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 # 010190-***A: the birth date, the century sign, the individual number masked, the check
 # character.
@@ -303,10 +300,10 @@ async def identified_call(browser: Browser, gateway: RunningGateway) -> tuple[Pa
 # ---- the whole step-up against the gateway ---------------------------------------------------
 
 
-@NEEDS_GATEWAY
 async def test_identified_resident_allows_video_and_stops_it(
-    browser: Browser, gateway: RunningGateway
+    browser: Browser, demo_gateway: RunningGateway
 ) -> None:
+    gateway = demo_gateway
     resident, console = await identified_call(browser, gateway)
     audio_before = (await audio_packets(resident), await audio_packets(console))
 
@@ -358,8 +355,10 @@ async def test_identified_resident_allows_video_and_stops_it(
     await wait_for_audio_streams(console)
 
 
-@NEEDS_GATEWAY
-async def test_declined_video_sends_no_picture(browser: Browser, gateway: RunningGateway) -> None:
+async def test_declined_video_sends_no_picture(
+    browser: Browser, demo_gateway: RunningGateway
+) -> None:
+    gateway = demo_gateway
     resident, console = await identified_call(browser, gateway)
     await console.get_by_label("Purpose of video").select_option("assess_situation")
     await button(console, "Request video").click()
@@ -381,8 +380,8 @@ async def test_declined_video_sends_no_picture(browser: Browser, gateway: Runnin
     await wait_for_audio_streams(console)
 
 
-@NEEDS_GATEWAY
-async def test_professional_stops_the_video(browser: Browser, gateway: RunningGateway) -> None:
+async def test_professional_stops_the_video(browser: Browser, demo_gateway: RunningGateway) -> None:
+    gateway = demo_gateway
     resident, console = await identified_call(browser, gateway)
     await button(console, "Request video").click()
     await button(resident, "Allow video").click()

@@ -20,16 +20,15 @@ from aiortc import MediaStreamTrack
 from tests.support.calls import connect_call
 from tests.support.client import Caller, RequestFailed, SignalClient
 from tests.support.demo_browser import identify_as_test_person
-from tests.support.gateway import RunningGateway, make_config, running_gateway
+from tests.support.gateway import RunningGateway
 from tests.support.logs import capture_all_logs, log_text
 
 MASKED = re.compile(r"^\d{6}[-+A-FYXWVU]\*\*\*[0-9A-Y]$")
 
 
 @pytest.fixture
-async def demo() -> AsyncIterator[RunningGateway]:
-    async with running_gateway(make_config({"identification": {"demo": True}})) as gateway:
-        yield gateway
+def demo(demo_gateway: RunningGateway) -> RunningGateway:
+    return demo_gateway
 
 
 @pytest.fixture
