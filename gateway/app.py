@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 
+import aiohttp
 from aiohttp import WSCloseCode, web
 
 from gateway import keys
 from gateway.clients import ClientKeys
-from gateway.config import Config
+from gateway.config import Config, check
+from gateway.demoidp import DEMO_CLIENT_ID
+from gateway.demoidp.clients import InProcessJwks
+from gateway.demoidp.provider import DemoProvider
+from gateway.demoidp.routes import add_demo_routes
 from gateway.http import add_routes, security_headers
+from gateway.identification import RelyingPartyFlows, connect_hooks, identification_settings
 from gateway.memory import load_malloc_trim
+from gateway.oidc.client_keys import ClientKeyRing
+from gateway.oidc.hooks import IdentificationHooks
+from gateway.oidc.relying_party import RelyingParty
+from gateway.oidc.routes import callback_url
+from gateway.oidc.transport import AiohttpTransport
 from gateway.server import head_complete, neutral_server_header
 from media.compat import check_compat
 from media.ice import install_host_address_pinning
@@ -42,7 +56,10 @@ async def create_app(
 
     Raises :class:`media.compat.CompatError` when the installed aiortc or aioice lacks what
     media forwarding relies on: the gateway refuses to start rather than fail on a call.
+    Raises :class:`rooms.errors.ConfigError` for settings that may not go together (demo
+    identification off loopback).
     """
+    check(config)
     check_compat()
     app = web.Application(middlewares=[head_complete, security_headers], client_max_size=64 * 1024)
     app.on_response_prepare.append(neutral_server_header)
@@ -58,11 +75,18 @@ async def create_app(
         signin_ttl=config.signin_ttl,
         session_ttl=config.session_ttl,
     )
+    app[keys.IDENTIFICATION_HOOKS] = IdentificationHooks()
     install_host_address_pinning()
     app.cleanup_ctx.append(_store_ctx)
+    if identification_settings(config) is not None:
+        app.cleanup_ctx.append(_identification_ctx)
     app.cleanup_ctx.append(_center_ctx)
     app.on_shutdown.append(_close_sockets)
     add_routes(app)
+    if config.demo_identification:
+        # The built-in test provider; the relying party registers its keys with it.
+        app[keys.DEMO_IDP] = DemoProvider.for_gateway(config.base_url, app[keys.CLOCK])
+        add_demo_routes(app)
     return app
 
 
@@ -71,6 +95,41 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.STORE] = store
     yield
     await store.close()
+
+
+async def _identification_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The OpenID Connect relying party, its client keys and its HTTP client session."""
+    config = app[keys.CONFIG]
+    settings = identification_settings(config)
+    assert settings is not None
+    ring = ClientKeyRing(
+        settings.keys_dir,
+        app[keys.CLOCK],
+        signing_alg=settings.signing_alg,
+        encryption_alg=settings.id_token_encryption_alg,
+        grace=timedelta(hours=settings.key_grace_hours),
+    )
+    ring.load()
+    async with aiohttp.ClientSession(
+        cookie_jar=aiohttp.DummyCookieJar(), raise_for_status=False, trust_env=True
+    ) as session:
+        app[keys.IDENTIFICATION] = RelyingParty(
+            settings,
+            redirect_uri=callback_url(config.base_url),
+            client_keys=ring,
+            flows=app[keys.STORE].identification,
+            transport=AiohttpTransport(session, settings.timeout_seconds),
+            clock=app[keys.CLOCK],
+            flow_secret=hmac.digest(
+                config.signing_key(), b"tukilinja identification flows", hashlib.sha256
+            ),
+        )
+        demo = app.get(keys.DEMO_IDP)
+        if demo is not None and config.identification is None:
+            demo.set_client_jwks(
+                DEMO_CLIENT_ID, InProcessJwks(app[keys.IDENTIFICATION].public_jwks)
+            )
+        yield
 
 
 async def _center_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -98,7 +157,14 @@ async def _center_ctx(app: web.Application) -> AsyncIterator[None]:
         ),
     )
     app[keys.CENTER] = center
-    app[keys.DISPATCHER] = Dispatcher(center, config.ice.servers)
+    rp = app.get(keys.IDENTIFICATION)
+    settings = identification_settings(config)
+    if rp is not None and settings is not None:
+        center.identity_flows = RelyingPartyFlows(rp, settings.provider_name)
+        connect_hooks(app[keys.IDENTIFICATION_HOOKS], center.stepup)
+    app[keys.DISPATCHER] = Dispatcher(
+        center, config.ice.servers, demo_identification=config.demo_identification
+    )
     refresher = asyncio.ensure_future(_refresh(center))
     maintainer = asyncio.ensure_future(_maintain(center))
     trimmer = asyncio.ensure_future(_trim_when_idle(center))

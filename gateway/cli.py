@@ -2,7 +2,8 @@
 
 Both subcommands read the configuration the same way (``--config``, then ``TUKILINJA_*``
 variables, then ``--host``/``--port``), so a link ``staff-token`` prints is for the base URL
-the server checks. ``staff-token --base-url`` names that URL outright.
+the server checks. ``staff-token --base-url`` names that URL outright. ``oidc-key`` adds an
+identification client key (rotation).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import signal
 import sys
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -26,8 +27,10 @@ from aiohttp import web
 
 from gateway import keys
 from gateway.app import create_app
-from gateway.config import ENV_PREFIX, Config, load_config
+from gateway.config import ENV_PREFIX, Config, check, load_config
 from gateway.logs import configure_logging
+from gateway.oidc.client_keys import write_new_key
+from gateway.oidc.config import DEFAULT_KEYS_DIR
 from gateway.server import serve_app
 from media.compat import CompatError
 from rooms.clock import SystemClock
@@ -152,6 +155,18 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         metavar="ID",
         help="a service line id (repeat; none = all lines)",
     )
+    key = sub.add_parser(
+        "oidc-key",
+        parents=[common],
+        help="add a new identification client key to the key directory (key rotation)",
+    )
+    key.add_argument("--use", choices=("sig", "enc"), required=True, help="signing or decryption")
+    key.add_argument(
+        "--start",
+        default="now",
+        help="when the gateway starts using it: an ISO 8601 time with offset, or now (default)",
+    )
+    key.add_argument("--dir", help="the key directory (default: identification.keys_dir)")
     return parser
 
 
@@ -174,6 +189,10 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         config = effective_config(args)
         if args.command == "staff-token":
             return staff_token(config, args)
+        if args.command == "oidc-key":
+            print(new_client_key(config, args.use, args.start, args.dir))
+            return 0
+        check(config)
     except ConfigError as exc:
         print(f"tukilinja: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -181,6 +200,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     banner_command = staff_token_command(config, args.config, os.environ)
     try:
         run(serve(config, banner_command), config.event_loop)
+    except ConfigError as exc:  # found at start-up, e.g. an unreadable client key
+        print(f"tukilinja: configuration error: {exc}", file=sys.stderr)
+        return 2
     except CompatError as exc:
         print(f"tukilinja: cannot start: {exc}", file=sys.stderr)
         return 3
@@ -276,6 +298,25 @@ def signin_link(
     return f"{config.base_url}/pro/signin#token={token}"
 
 
+def new_client_key(config: Config, use: str, start: str, directory: str | None) -> str:
+    """Write a new client key; the line to print (its file and when it starts)."""
+    if start == "now":
+        starts = SystemClock().now()
+    else:
+        try:
+            starts = datetime.fromisoformat(start)
+        except ValueError:
+            raise ConfigError("--start must be an ISO 8601 time, e.g. 2026-06-01T00:00Z") from None
+        if starts.tzinfo is None:
+            raise ConfigError("--start needs a time zone offset, e.g. 2026-06-01T00:00+03:00")
+    default = config.identification.keys_dir if config.identification else DEFAULT_KEYS_DIR
+    try:
+        path = write_new_key(Path(directory or default), use, starts.replace(microsecond=0))
+    except FileExistsError:
+        raise ConfigError("a key with that use and start time exists already") from None
+    return f"{path} (used from {starts.astimezone(UTC).isoformat()})"
+
+
 async def serve(config: Config, staff_command: Sequence[str] = ()) -> None:
     """Run until SIGINT/SIGTERM; then drain: refuse new sessions, let calls finish.
 
@@ -294,6 +335,12 @@ async def serve(config: Config, staff_command: Sequence[str] = ()) -> None:
         print(f"  Resident page:        {base}/lines/{lines[0]}" if lines else "", flush=True)
         print(f"  Service lines:        {base}/", flush=True)
         print(f"  Professional console: {base}/pro", flush=True)
+        if config.demo_identification:
+            print(
+                "  Demo identification is ON: made-up test persons, for trying out only"
+                f" (provider {base}/demo-idp)",
+                flush=True,
+            )
         if config.demo_line and config.host in ("127.0.0.1", "localhost", "::1"):
             # A local try-out only: a server's output (and so its logs) never holds a link.
             print(

@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
+from gateway.oidc.config import CLIENT_SECRET_ENV, IdentificationConfig, parse_identification
 from media.ice import IcePolicy, IceServer
 from rooms.errors import ConfigError
 from rooms.hours import OpeningHours
@@ -43,6 +44,7 @@ class Config:
     secret_key_file: str = DEFAULT_KEY_FILE
     lines: Mapping[str, ServiceLine] = field(default_factory=dict)
     demo_line: bool = True
+    demo_identification: bool = False
     ice: IcePolicy = field(default_factory=IcePolicy)
     forwarding: str = "packet"
     max_message_bytes: int = 64 * 1024
@@ -61,6 +63,7 @@ class Config:
     wrapup_seconds: int = 30
     log_level: str = "INFO"
     event_loop: str = "uvloop"
+    identification: IdentificationConfig | None = None
 
     @property
     def base_url(self) -> str:
@@ -157,8 +160,47 @@ def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -
                 data = tomllib.load(handle)
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read {path}: {exc}") from exc
-    config = from_mapping(data)
-    return apply_env(config, os.environ if env is None else env)
+    config = check(apply_env(from_mapping(data), os.environ if env is None else env))
+    if config.identification is not None:
+        config.identification.check_secret()
+    return config
+
+
+LOOPBACK_HOSTS: Final = ("127.0.0.1", "::1", "localhost")
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    host = host.strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check(config: Config) -> Config:
+    """Checks across settings, on the final configuration (after ``serve --host`` too).
+
+    Demo identification hands out made-up identities to anyone who asks: it is refused
+    unless the gateway listens on loopback and (when set) ``public_url`` is a loopback one,
+    so that no reverse proxy can put it in front of real residents.
+    """
+    if config.demo_identification:
+        if not is_loopback(config.host):
+            raise ConfigError(
+                "demo identification ([identification] demo, TUKILINJA_DEMO_IDENTIFICATION)"
+                " is only for trying out: it needs the gateway to listen on loopback"
+                f" ({', '.join(LOOPBACK_HOSTS)}), not on {config.host!r}"
+            )
+        public_host = urlsplit(config.public_url).hostname if config.public_url else None
+        if public_host is not None and not is_loopback(public_host):
+            raise ConfigError(
+                "demo identification ([identification] demo, TUKILINJA_DEMO_IDENTIFICATION)"
+                " is only for trying out: public_url must be a loopback address too"
+            )
+    return config
 
 
 def from_mapping(data: Mapping[str, Any]) -> Config:
@@ -169,6 +211,7 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
     ice = _table(data, "ice")
     media = _table(data, "media")
     calls = _table(data, "calls")
+    identification = _table(data, "identification")
     limits = _table(data, "limits")
     holidays = tuple(_parse_date(day, "holidays") for day in data.get("holidays", []))
     lines_table = _table(data, "lines")
@@ -199,6 +242,9 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
             1.0,
         ),
         demo_line=_bool(server.get("demo_line", not lines), "server.demo_line"),
+        demo_identification=_bool(
+            identification.get("demo", d.demo_identification), "identification.demo"
+        ),
         drain_seconds=_float(
             server.get("drain_seconds", d.drain_seconds), "server.drain_seconds", 0.0
         ),
@@ -268,6 +314,7 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
             host_addresses=tuple(str(a) for a in ice.get("host_addresses", [])),
             remote_networks=tuple(str(n) for n in ice.get("remote_networks", [])),
         ),
+        identification=parse_identification(data.get("identification")),
     )
     _check_url(config.public_url)
     return config
@@ -298,6 +345,8 @@ def apply_env(config: Config, env: Mapping[str, str]) -> Config:
         changes["secret_key_file"] = value
     if (value := get("DEMO_LINE")) is not None:
         changes["demo_line"] = value.lower() in ("1", "true", "yes", "on")
+    if (value := get("DEMO_IDENTIFICATION")) is not None:
+        changes["demo_identification"] = _env_bool(value, "TUKILINJA_DEMO_IDENTIFICATION")
     if (value := get("LOG_LEVEL")) is not None:
         changes["log_level"] = _log_level(value)
     if (value := get("EVENT_LOOP")) is not None:
@@ -320,6 +369,9 @@ def apply_env(config: Config, env: Mapping[str, str]) -> Config:
     if (value := get("ICE_REMOTE_NETWORKS")) is not None:
         ice = replace(ice, remote_networks=_csv(value))
     changes["ice"] = ice
+    secret = env.get(CLIENT_SECRET_ENV)
+    if config.identification is not None and secret:
+        changes["identification"] = replace(config.identification, client_secret=secret)
     return replace(config, **changes)
 
 
@@ -400,6 +452,15 @@ def _float(value: object, key: str, low: float) -> float:
 def _bool(value: object, key: str) -> bool:
     if isinstance(value, bool):
         return value
+    raise ConfigError(f"{key} must be true or false")
+
+
+def _env_bool(value: str, key: str) -> bool:
+    word = value.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
     raise ConfigError(f"{key} must be true or false")
 
 

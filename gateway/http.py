@@ -10,6 +10,8 @@ from typing import Final
 from aiohttp import web
 
 from gateway import auth, keys
+from gateway.identification import identification_settings
+from gateway.oidc.routes import DONE_PATH, add_identification_routes
 from gateway.ws import websocket
 
 PAGES: Final = {
@@ -66,7 +68,8 @@ async def list_lines(request: web.Request) -> web.Response:
                 "status": status.to_json(),
             }
         )
-    return web.json_response({"lines": lines})
+    demo = request.app[keys.CONFIG].demo_identification
+    return web.json_response({"lines": lines, "demoIdentification": demo})
 
 
 async def get_line(request: web.Request) -> web.Response:
@@ -136,6 +139,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/staff/signin", auth.signin)
     app.router.add_get("/api/staff/me", auth.me)
     app.router.add_post("/api/staff/signout", auth.signout)
+    if identification_settings(app[keys.CONFIG]) is not None:
+        add_identification_routes(app)
+        app.router.add_get(DONE_PATH, _page(root / "identified.html"))
     app.router.add_get("/ws", websocket)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -9,6 +9,9 @@ from aiohttp import web
 
 from gateway.clients import ClientKeys
 from gateway.config import Config
+from gateway.demoidp.provider import DemoProvider
+from gateway.oidc.hooks import IdentificationHooks
+from gateway.oidc.relying_party import RelyingParty
 from rooms.clock import Clock
 from rooms.store import Store
 from signaling.calls import CallCenter
@@ -34,3 +37,9 @@ DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 CLIENT_KEYS = web.AppKey("client_keys", ClientKeys)
+DEMO_IDP = web.AppKey("demo_idp", DemoProvider)
+"""Present only while demo identification is on (``config.demo_identification``)."""
+IDENTIFICATION = web.AppKey("identification", RelyingParty)
+"""The OpenID Connect relying party; present only when ``[identification]`` is configured."""
+IDENTIFICATION_HOOKS = web.AppKey("identification_hooks", IdentificationHooks)
+"""Where completed identifications go; always present, the call layer sets the hooks."""

@@ -18,6 +18,12 @@ sees no gap it would ask to be retransmitted (an H.264 viewer without picture id
 otherwise wait for a keyframe). Packets with payload and padding keep both, and CSRCs are
 kept as they came.
 
+Video passes a gate (:class:`VideoGate`, one per participant's connection, closed unless
+the call has consent): every video packet is checked against the gate of the connection it
+came in on and, per destination, that of the connection it would leave on; while either is
+closed the packet is dropped and counted, whatever the client negotiated or sends. Audio
+has no gate.
+
 The destination socket follows aioice's nominated ICE pair: each packet compares the pair it
 was sent on last time with the one now nominated (an identity check, nothing allocated).
 
@@ -27,11 +33,12 @@ aiortc has no public hook for any of this; everything private it reaches is in
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Final
@@ -100,6 +107,45 @@ class Negotiation:
         self.version += 1
 
 
+class VideoGate:
+    """Whether video may pass to and from one participant's connection.
+
+    Read by the forwarding path on every video packet (one attribute, never cached), so a
+    change takes effect with the next packet. Change it only through
+    :meth:`media.peer.MediaPeer.set_video_allowed`, which also does what a change entails
+    (a keyframe request on opening, forgetting sent video on closing).
+    """
+
+    __slots__ = ("allowed",)
+
+    def __init__(self, allowed: bool = False) -> None:
+        self.allowed = allowed
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+def _spawn(request: Coroutine[Any, Any, None]) -> None:
+    """Run an RTCP request from synchronous code, keeping it referenced until it is done.
+
+    Outside an event loop (the forwarding path driven by hand) there is nobody to send it.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        request.close()
+        return
+    task = loop.create_task(request)
+    _background.add(task)
+    task.add_done_callback(_request_done)
+
+
+def _request_done(task: asyncio.Task[None]) -> None:
+    _background.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("an RTCP request failed: %s", type(task.exception()).__name__)
+
+
 class _SeqTs:
     """A reusable stand-in for aiortc's ``RtpPacket`` when feeding receive statistics."""
 
@@ -111,14 +157,25 @@ class _SeqTs:
 
 
 class InboundStream:
-    """One participant's incoming stream of one kind, and where it is forwarded."""
+    """One participant's incoming stream of one kind, and where it is forwarded.
+
+    With a ``gate`` (video), packets that arrive while it is closed still count in the
+    receive statistics (the origin's receiver reports stay true) but go nowhere: they are
+    counted in ``gated`` and ``dropped``. Without one (audio), nothing is held back.
+    """
 
     def __init__(
-        self, kind: str, receiver: RTCRtpReceiver, negotiation: Negotiation, mid: str | None
+        self,
+        kind: str,
+        receiver: RTCRtpReceiver,
+        negotiation: Negotiation,
+        mid: str | None,
+        gate: VideoGate | None = None,
     ) -> None:
         self.kind = kind
         self.negotiation = negotiation
         self.mid = mid
+        self.gate = gate
         self._receiver = receiver
         self.destinations: list[OutboundStream] = []
         self.origin_ssrc: int | None = None
@@ -126,8 +183,9 @@ class InboundStream:
         self._stats: StreamStatistics | None = None
         self.packets = 0
         self.bytes = 0
-        self.dropped = 0  # malformed or padding-only: never forwarded
+        self.dropped = 0  # malformed, padding-only or held back by the gate: never forwarded
         self.padding = 0  # of which padding-only
+        self.gated = 0  # of which held back by the gate
         # Sequence numbers freed by dropped padding (see the module's docs): packets newer
         # than the latest run of dropped padding move down by ``_shift``, older ones by
         # ``_shift_before`` (the shift before that run).
@@ -172,6 +230,11 @@ class InboundStream:
         sample.timestamp = timestamp
         assert self._stats is not None
         self._stats.add(sample)  # type: ignore[arg-type]
+        gate = self.gate
+        if gate is not None and not gate.allowed:
+            self.dropped += 1
+            self.gated += 1
+            return
         if self._shift:
             sequence = self._compact(sequence)
         self.packets += 1
@@ -201,6 +264,11 @@ class InboundStream:
         if not payload:
             self._drop_padding(sequence, newest)
             return
+        gate = self.gate
+        if gate is not None and not gate.allowed:
+            self.dropped += 1
+            self.gated += 1
+            return
         if self._shift:
             sequence = self._compact(sequence)
         self.packets += 1
@@ -229,6 +297,11 @@ class InboundStream:
                 self.dropped += 1
                 self.padding += 1
                 return
+        gate = self.gate
+        if gate is not None and not gate.allowed:
+            self.dropped += 1
+            self.gated += 1
+            return
         csrc_end = 12 + 4 * (first & 0x0F)
         original = bytearray(data[:csrc_end])
         original[0] &= 0xEF  # no extensions (rebuilt per leg anyway)
@@ -286,6 +359,27 @@ class InboundStream:
     async def request_keyframe(self) -> None:
         if self.origin_ssrc is not None:
             await compat.send_pli(self._receiver, self.origin_ssrc)
+
+    def want_keyframe(self) -> None:
+        """Ask the origin for a keyframe now (PLI), unless it has sent nothing yet.
+
+        A viewer that starts receiving mid-stream (its leg just negotiated, or a gate just
+        opened) cannot decode until one comes. An origin that has sent nothing yet starts
+        with one anyway.
+        """
+        if self.origin_ssrc is not None:
+            _spawn(self.request_keyframe())
+
+    def gate_opened(self) -> None:
+        """The gate opened: destinations go on without a gap; a keyframe is asked for."""
+        for destination in self.destinations:
+            destination.resume_after_gap()
+        self.want_keyframe()
+
+    def gate_closed(self) -> None:
+        """The gate closed: what the destinations sent is no longer resent on a NACK."""
+        for destination in self.destinations:
+            destination.forget_sent()
 
     async def request_retransmission(self, lost: list[int]) -> None:
         """Ask the origin for ``lost`` (forwarded numbering, before any leg's offset)."""
@@ -353,10 +447,15 @@ class _Leg:
 
 
 class OutboundStream:
-    """One forwarded stream as it leaves on a participant's connection."""
+    """One forwarded stream as it leaves on a participant's connection.
 
-    def __init__(self, kind: str, negotiation: Negotiation) -> None:
+    With a ``gate`` (video: the gate of the connection it leaves on), nothing is sent while
+    it is closed: packets are counted in ``gated`` and ``dropped``, NACKs go unanswered.
+    """
+
+    def __init__(self, kind: str, negotiation: Negotiation, gate: VideoGate | None = None) -> None:
         self.kind = kind
+        self.gate = gate
         self._transceiver: RTCRtpTransceiver | None = None
         self._negotiation = negotiation
         self.source: InboundStream | None = None
@@ -371,6 +470,8 @@ class OutboundStream:
         self._last_seq: int | None = None
         self._last_ts = 0
         self._pending_resync = False
+        self._resync_timestamps = False
+        self._numbered_from: int | None = None  # first number after the latest resync
         self._rtx_seq = random.getrandbits(16)
         # Where packets go: SRTP protect, socket sendto and address of ``_pair``, the ICE
         # pair aioice had nominated (in ``_nominated``) when they were looked up.
@@ -380,7 +481,8 @@ class OutboundStream:
         self._pair: Any = None
         self.packets = 0
         self.bytes = 0
-        self.dropped = 0  # no leg, no payload-type mapping or not connected: not sent
+        self.dropped = 0  # no leg, no payload-type mapping, not connected or gated: not sent
+        self.gated = 0  # of which held back by the gate
         self.send_failures = 0  # SRTP or the socket refused the packet
         self._failure_logged = False
         self._hooked_sender: RTCRtpSender | None = None
@@ -395,6 +497,30 @@ class OutboundStream:
         self._origin_for = -1
         if self._last_seq is not None:
             self._pending_resync = True
+            self._resync_timestamps = True
+
+    def resume_after_gap(self) -> None:
+        """Packets of the same origin were held back: continue the sequence numbers.
+
+        The viewer would otherwise see a gap of everything held back and ask for all of it.
+        Timestamps keep their offset: the origin's went on with its clock meanwhile.
+        """
+        if self._last_seq is not None:
+            self._pending_resync = True
+
+    def forget_sent(self) -> None:
+        """Drop the history of sent packets (never resent, even once the gate reopens)."""
+        self._history = [None] * HISTORY_SIZE
+
+    def gate_opened(self) -> None:
+        """This leg's gate opened: go on without a gap, and ask the source for a keyframe."""
+        self.resume_after_gap()
+        if self.source is not None:
+            self.source.want_keyframe()
+
+    def gate_closed(self) -> None:
+        """This leg's gate closed: what it sent is no longer resent on a NACK."""
+        self.forget_sent()
 
     def continue_from(self, previous: OutboundStream) -> None:
         """Carry on where an earlier stream on the same transceiver (same SSRC) stopped.
@@ -408,6 +534,7 @@ class OutboundStream:
         self._last_seq = previous._last_seq
         self._last_ts = previous._last_ts
         self._pending_resync = previous._last_seq is not None
+        self._resync_timestamps = self._pending_resync
 
     def send(self, data: bytes, length: int, sequence: int, timestamp: int) -> None:
         """Rewrite one origin packet for this leg and send it (the hot path).
@@ -415,6 +542,11 @@ class OutboundStream:
         ``length`` is the origin's header length (fixed header, CSRCs, extension block);
         the origin's padding flag and CSRCs are kept, the extension block is this leg's.
         """
+        gate = self.gate
+        if gate is not None and not gate.allowed:
+            self.dropped += 1
+            self.gated += 1
+            return
         leg = self._leg
         if self._negotiation.version != self._leg_for:
             leg = self._resolve()
@@ -436,8 +568,11 @@ class OutboundStream:
                 return
         if self._pending_resync and self._last_seq is not None:
             self._seq_delta = (self._last_seq + 1 - sequence) & 0xFFFF
-            step = TIMESTAMP_STEPS.get(self.kind, 0)
-            self._ts_delta = (self._last_ts + step - timestamp) & 0xFFFFFFFF
+            self._numbered_from = (self._last_seq + 1) & 0xFFFF
+            if self._resync_timestamps:
+                step = TIMESTAMP_STEPS.get(self.kind, 0)
+                self._ts_delta = (self._last_ts + step - timestamp) & 0xFFFFFFFF
+                self._resync_timestamps = False
             self._pending_resync = False
         out_seq = (sequence + self._seq_delta) & 0xFFFF
         out_ts = (timestamp + self._ts_delta) & 0xFFFFFFFF
@@ -547,6 +682,7 @@ class OutboundStream:
         """Read this leg's SSRC, payload types and extension ids from its descriptions."""
         remote = self._negotiation.remote_sdp
         self._leg_for = self._negotiation.version
+        had_leg = self._leg is not None
         self._leg = None
         self._target = None
         self._origin_for = -1  # the payload-type map depends on this leg too
@@ -575,6 +711,8 @@ class OutboundStream:
             audio_level_id=section.extensions.get(URI_AUDIO_LEVEL),
             abs_send_time_id=section.extensions.get(URI_ABS_SEND_TIME),
         )
+        if self.kind == "video" and not had_leg and self.source is not None:
+            self.source.want_keyframe()  # a viewer starting mid-stream: see want_keyframe
         return self._leg
 
     def _hook_sender(self, sender: RTCRtpSender) -> None:
@@ -614,10 +752,15 @@ class OutboundStream:
         A packet is never re-sent under its own sequence number: SRTP forbids protecting
         the same index twice. Without RTX on this leg, only the origin can help. The RTX
         packet keeps the original's header (padding flag, CSRCs, extensions) and payload.
+        A number from before the latest resync (another origin, or before a gap the gate
+        made) is not asked of the origin: its numbering no longer translates.
         """
         leg = self._leg
-        if leg is None:
+        if leg is None or self._gated():
             return
+        start, last = self._numbered_from, self._last_seq
+        if start is not None and last is not None and (last - start) & 0xFFFF >= 0x4000:
+            start = self._numbered_from = None  # long past: no NACK reaches back that far
         missing = []
         # Each number once: a NACK may repeat them (a 1 KB NACK could name one packet 4000
         # times), and aiortc's bitmask reading runs past 65535 instead of wrapping.
@@ -631,10 +774,17 @@ class OutboundStream:
                     leg, rtx_packet(packet, rtx_payload_type, self._rtx_seq, leg.rtx_ssrc)
                 )
                 self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
-            else:
+            elif start is None or (seq - start) & 0xFFFF < 0x8000:
                 missing.append((seq - self._seq_delta) & 0xFFFF)
         if missing and self.source is not None:
             await self.source.request_retransmission(missing)
+
+    def _gated(self) -> bool:
+        """True while this leg's gate or its source's is closed."""
+        source = self.source
+        return (self.gate is not None and not self.gate.allowed) or (
+            source is not None and source.gate is not None and not source.gate.allowed
+        )
 
     def _send_now(self, leg: _Leg, packet: bytes) -> bool:
         """Send one packet outside the hot path (same target, same counting)."""

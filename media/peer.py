@@ -20,7 +20,7 @@ from aiortc.mediastreams import MediaStreamError
 from pylibsrtp import Error as SrtpError
 
 from media import compat
-from media.fastpath import InboundStream, Negotiation, OutboundStream, codec_name
+from media.fastpath import InboundStream, Negotiation, OutboundStream, VideoGate, codec_name
 from media.ice import IcePolicy, pinned_host_addresses
 from media.relay import DeferredTrack, new_relay
 from media.sdp import align_reoffer, parse_sections
@@ -69,12 +69,15 @@ class PlaceholderTrack(MediaStreamTrack):
 
 @dataclass(frozen=True)
 class MediaCounters:
-    """What one participant's connection forwarded, totalled over its streams.
+    """What one participant's connection forwarded, totalled over its streams (outbound
+    ones from when they are added, offered yet or not).
 
     ``packets_in``/``bytes_in``: media packets taken from the participant and forwarded
     (payload bytes); ``packets_out``/``bytes_out``: packets sent to the participant;
-    ``dropped``: never forwarded (malformed, padding only, failing SRTP, or no leg, payload
-    type or connection to send on); ``padding``: the padding-only packets among them;
+    ``dropped``: never forwarded (malformed, padding only, failing SRTP, held back by the
+    video gate, or no leg, payload type or connection to send on); ``padding``: the
+    padding-only packets among them; ``video_gated``: the video packets among them that the
+    closed video gate held back, coming from this participant or going to them;
     ``send_failures``: packets SRTP or the socket refused.
     """
 
@@ -85,6 +88,7 @@ class MediaCounters:
     dropped: int = 0
     padding: int = 0
     send_failures: int = 0
+    video_gated: int = 0
 
 
 def opus_payload_types(sdp: str) -> frozenset[int]:
@@ -105,8 +109,17 @@ class MediaPeer:
     Inbound media is forwarded at the packet level (:mod:`media.fastpath`) to the outbound
     streams of other participants, added with :meth:`add_outbound`. Negotiation is
     serialised: the client offers first, and the gateway offers (``needs_offer``) when it
-    has a stream the client has not yet been offered. Video is declined unless
-    ``allow_video`` is set.
+    has a stream the client has not yet been offered, or when the video gate changed since
+    the directions were last negotiated.
+
+    Video passes only through an open video gate (:meth:`set_video_allowed`; closed unless
+    ``allow_video`` opens it from the start). The gate is checked on every video packet:
+    from this participant in their inbound stream, to them in each outbound stream, so
+    nothing the client negotiated or sends gets video past a closed gate. While it is
+    closed, video sections are negotiated inactive and video streams of others wait,
+    unoffered. Audio is never gated. With ``forwarding="relay"`` (the benchmark's
+    decode-and-re-encode baseline) video is always declined: there is no packet path to
+    gate.
     """
 
     def __init__(
@@ -120,8 +133,10 @@ class MediaPeer:
             raise ValueError(f"unknown forwarding mode {forwarding!r}")
         self._policy = policy
         self._label = label
-        self._allow_video = allow_video
         self._forwarding = forwarding
+        # Shared with this connection's video streams, which read it on every packet.
+        self._video_gate = VideoGate(allow_video)
+        self._video_negotiated = self._video_open()  # what the directions last applied
         self._relay: MediaRelay | None = None
         self._relayed: dict[str, list[DeferredTrack]] = {}
         self._pc = RTCPeerConnection(
@@ -169,13 +184,71 @@ class MediaPeer:
 
     @property
     def needs_offer(self) -> bool:
-        """True when streams wait to be offered and the connection can renegotiate now."""
-        return (
-            not self._closed
-            and bool(self._pending)
-            and self._pc.signalingState == "stable"
-            and self._pc.remoteDescription is not None
+        """True when the gateway should offer and the connection can renegotiate now.
+
+        Something to offer: a stream waiting for its transceiver (video ones only while the
+        gate is open), or video sections whose direction no longer matches the gate (opened:
+        video is received and sent again; closed: video sections go inactive).
+        """
+        if (
+            self._closed
+            or self._pc.signalingState != "stable"
+            or self._pc.remoteDescription is None
+        ):
+            return False
+        video = self._video_open()
+        if any(track.kind != "video" or video for track, _ in self._pending):
+            return True
+        return self._video_negotiated != video and any(
+            t.kind == "video" and t.mid is not None for t in self._pc.getTransceivers()
         )
+
+    @property
+    def video_allowed(self) -> bool:
+        """Whether the video gate is open (see :meth:`set_video_allowed`)."""
+        return self._video_gate.allowed
+
+    def set_video_allowed(self, allowed: bool) -> None:
+        """Open or close the video gate of this participant's connection, at once.
+
+        Closed (the default): no video packet from this participant, nor to them, leaves
+        the gateway; the next packet after closing is dropped, whatever the client keeps
+        sending. What was sent is forgotten (never resent on a NACK). The transceivers stay
+        as negotiated until the next negotiation, which declines video (inactive);
+        ``needs_offer`` turns True so the gateway can make that negotiation itself, after
+        which a well-behaved client stops sending video.
+
+        Open: video passes. The video streams of others waiting for this connection, and
+        video sections declined while closed, make ``needs_offer`` True: the gateway's
+        offer brings them (video is also accepted in the client's next offer: VP8, H.264
+        when offered). A keyframe is asked of every video origin concerned (this
+        participant's camera for the others, the others' cameras for this participant),
+        so the first picture comes without waiting for the encoder's own next keyframe;
+        numbering goes on without a gap.
+
+        The gate is this connection's: a call's consent opens (or closes) it on the
+        connection of every participant. Idempotent. In ``relay`` forwarding video stays
+        declined whatever the gate says.
+        """
+        gate = self._video_gate
+        if gate.allowed == allowed:
+            return
+        gate.allowed = allowed  # from the next packet on (the path reads it per packet)
+        if self._closed:
+            return
+        logger.debug("%s video gate %s", self._label, "open" if allowed else "closed")
+        inbound = self._inbound.get("video")
+        outbound = [s for _, s in self._outbound if s is not None and s.kind == "video"]
+        if allowed:
+            if inbound is not None:
+                inbound.gate_opened()
+            for stream in outbound:
+                stream.gate_opened()
+        else:
+            if inbound is not None:
+                inbound.gate_closed()
+            for stream in outbound:
+                stream.gate_closed()
 
     def inbound(self, kind: str) -> InboundStream | None:
         return self._inbound.get(kind)
@@ -189,6 +262,7 @@ class MediaPeer:
             return self._final_counters
         inbound = list(self._inbound.values())
         outbound = [stream for _, stream in self._outbound if stream is not None]
+        outbound += [stream for _, stream in self._pending if stream is not None]
         return MediaCounters(
             packets_in=sum(s.packets for s in inbound),
             bytes_in=sum(s.bytes for s in inbound),
@@ -199,11 +273,17 @@ class MediaPeer:
             + sum(s.dropped for s in outbound),
             padding=sum(s.padding for s in inbound),
             send_failures=sum(s.send_failures for s in outbound),
+            video_gated=sum(s.gated for s in inbound) + sum(s.gated for s in outbound),
         )
 
     def add_outbound(self, kind: str) -> OutboundStream:
-        """A new stream to send to this participant (offered at the next negotiation)."""
-        stream = OutboundStream(kind, self._negotiation)
+        """A new stream to send to this participant (offered at the next negotiation).
+
+        A video stream passes this connection's video gate, and waits unoffered while the
+        gate is closed.
+        """
+        gate = self._video_gate if kind == "video" else None
+        stream = OutboundStream(kind, self._negotiation, gate)
         if not self._closed:
             self._pending.append((PlaceholderTrack(kind), stream))
         return stream
@@ -298,6 +378,7 @@ class MediaPeer:
         async with self._lock:
             if not self.needs_offer:
                 return None
+            self._apply_video_gate()
             self._attach_pending()
             with pinned_host_addresses(self._policy.host_addresses):
                 offer = await self._pc.createOffer()
@@ -355,36 +436,54 @@ class MediaPeer:
         if self._closed:
             raise NegotiationError("the peer connection is closed")
 
+    def _video_open(self) -> bool:
+        return self._video_gate.allowed and self._forwarding == "packet"
+
     def _restrict_transceivers(self) -> None:
+        """Answer with the forwarded codecs only, and video as the gate says."""
         for transceiver in self._pc.getTransceivers():
-            kind = transceiver.kind
-            if kind == "video" and not self._allow_video:
-                # Video is not part of a voice call: it is declined, never received.
+            if transceiver.kind == "audio":
+                transceiver.setCodecPreferences(_forwarded_codecs("audio"))
+        self._apply_video_gate()
+
+    def _apply_video_gate(self) -> None:
+        """Set the video transceivers' directions for the next description from the gate.
+
+        Closed: inactive (video is not part of a call without consent: declined, never
+        received). Open: a transceiver declined before receives again, and sends when it
+        carries a stream of ours.
+        """
+        video = self._video_open()
+        self._video_negotiated = video
+        for transceiver in self._pc.getTransceivers():
+            if transceiver.kind != "video":
+                continue
+            if not video:
                 transceiver.direction = "inactive"
                 continue
-            wanted = FORWARDED_CODECS.get(kind, ())
-            codecs = [
-                codec
-                for codec in RTCRtpSender.getCapabilities(kind).codecs
-                if codec.mimeType.split("/", 1)[1].lower() in wanted
-                or codec.mimeType.lower().endswith("/rtx")
-            ]
-            transceiver.setCodecPreferences(codecs)
+            if transceiver.direction == "inactive":  # only the gate makes them so
+                sending = transceiver.sender.track is not None
+                transceiver.direction = "sendrecv" if sending else "recvonly"
+            transceiver.setCodecPreferences(_forwarded_codecs("video"))
 
     def _attach_pending(self, answering: bool = False) -> None:
         """Give pending streams their transceivers.
 
         In an answer only the client's offered transceivers can carry them (one stream
-        each); the rest wait for the gateway's own offer (``needs_offer``).
+        each); the rest wait for the gateway's own offer (``needs_offer``). Video streams
+        wait while the gate is closed.
         """
-        while self._pending:
-            track, stream = self._pending[0]
+        video = self._video_open()
+        for entry in list(self._pending):
+            track, stream = entry
+            if track.kind == "video" and not video:
+                continue
             if answering and not any(
                 t.kind == track.kind and t.sender.track is None and t.direction != "inactive"
                 for t in self._pc.getTransceivers()
             ):
-                break
-            self._pending.pop(0)
+                continue
+            self._pending.remove(entry)
             sender = self._pc.addTrack(track)
             for transceiver in self._pc.getTransceivers():
                 if transceiver.sender is sender and stream is not None:
@@ -396,9 +495,15 @@ class MediaPeer:
             self._outbound.append((track, stream))
 
     def _on_track(self, track: MediaStreamTrack) -> None:
-        if track.kind == "video" and not self._allow_video:
-            return  # declined (see _restrict_transceivers): nothing of it is taken or routed
+        """A remote track appeared (once per transceiver, in whatever direction it ends up).
+
+        Video gets its inbound stream even while the gate is closed: aiortc announces a
+        track only once, and packets a client sends anyway are then taken, counted and
+        dropped by the gate instead of reaching aiortc.
+        """
         if self._forwarding == "relay":
+            if track.kind == "video":
+                return  # declined (see _video_open): nothing of it is taken or relayed
             if self._relay is None:
                 self._relay = new_relay()
             for deferred in self._relayed.get(track.kind, []):
@@ -410,7 +515,11 @@ class MediaPeer:
                 compat.receive_without_decoder(transceiver.receiver)
             if transceiver.receiver.track is track and track.kind not in self._inbound:
                 stream = InboundStream(
-                    track.kind, transceiver.receiver, self._negotiation, transceiver.mid
+                    track.kind,
+                    transceiver.receiver,
+                    self._negotiation,
+                    transceiver.mid,
+                    self._video_gate if track.kind == "video" else None,
                 )
                 self._inbound[track.kind] = stream
                 for destination in self._destinations.get(track.kind, []):
@@ -496,6 +605,17 @@ class MediaPeer:
             callback = self.on_failed
             self.on_failed = None
             callback()
+
+
+def _forwarded_codecs(kind: str) -> list[Any]:
+    """aiortc's codecs of ``kind`` that the gateway forwards, with their RTX."""
+    wanted = FORWARDED_CODECS.get(kind, ())
+    return [
+        codec
+        for codec in RTCRtpSender.getCapabilities(kind).codecs
+        if codec.mimeType.split("/", 1)[1].lower() in wanted
+        or codec.mimeType.lower().endswith("/rtx")
+    ]
 
 
 async def _stop_transports(pc: RTCPeerConnection) -> None:

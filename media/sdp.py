@@ -5,7 +5,8 @@ renumber payload types and RTP header extensions. Browsers refuse that ("RTP ext
 reassignment not supported"). :func:`align_reoffer` maps, per media section already
 negotiated, each codec's payload type and each extension's id back to what the remote side
 uses; extensions the remote side never offered are left out of the re-offer. A section that
-is new in the re-offer is numbered like the negotiated section of the same kind.
+is new in the re-offer is numbered like the negotiated section of the same kind; the first of
+its kind gets the extension ids the BUNDLE group already uses, and free ones for the rest.
 """
 
 from __future__ import annotations
@@ -94,6 +95,11 @@ def align_reoffer(offer: str, remote: str) -> str:
     _, remote_sections = parse_sections(remote)
     by_mid = {s.mid: s for s in remote_sections if s.mid is not None}
     session, offer_sections = parse_sections(offer)
+    # In one BUNDLE group an extension id must mean the same thing in every section.
+    bundle_ids: dict[str, int] = {}
+    for remote_section in remote_sections:
+        for uri, ext_id in remote_section.extensions.items():
+            bundle_ids.setdefault(uri, ext_id)
     out = list(session)
     for section in offer_sections:
         negotiated = by_mid.get(section.mid) if section.mid is not None else None
@@ -104,10 +110,32 @@ def align_reoffer(offer: str, remote: str) -> str:
             kind = _kind(section)
             negotiated = next((r for r in remote_sections if _kind(r) == kind), None)
         if negotiated is None:
-            out.extend(section.lines)
+            # The first section of its kind (e.g. video after audio): its extensions take
+            # the ids the group already uses, and free ids for the others.
+            out.extend(_renumber_extensions(section.lines, bundle_ids))
             continue
         out.extend(_align_section(section, negotiated))
     return "\r\n".join(out) + "\r\n"
+
+
+def _renumber_extensions(lines: list[str], bundle_ids: dict[str, int]) -> list[str]:
+    """Extension ids as the BUNDLE group uses them; a new URI gets a free id (1-14),
+    and one for which none is left is left out. ``bundle_ids`` learns the new ones."""
+    out: list[str] = []
+    for line in lines:
+        match = _EXTMAP.match(line)
+        if match is None:
+            out.append(line)
+            continue
+        uri = match.group(3)
+        ext_id = bundle_ids.get(uri)
+        if ext_id is None:
+            free = [i for i in range(1, 15) if i not in bundle_ids.values()]
+            if not free:
+                continue
+            ext_id = bundle_ids[uri] = free[0]
+        out.append(f"a=extmap:{ext_id}{match.group(2) or ''} {uri}{match.group(4)}")
+    return out
 
 
 def _kind(section: Section) -> str:

@@ -35,6 +35,7 @@ class CallRecord:
     outcome: CallOutcome
     end_reason: str
     participants: dict[str, int] = field(default_factory=dict)  # counts by role, no one named
+    identified: str | None = None  # the assurance level if the resident identified, no more
 
     def __post_init__(self) -> None:
         stamps = [self.queued_at, self.ended_at]

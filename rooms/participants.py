@@ -114,10 +114,13 @@ class Participant:
         return StateChange(self.id, old, new)
 
     def public(self) -> dict[str, Any]:
-        """What the other participants may see: id, role, state, an interpreter's language."""
+        """What the other participants may see: id, role, state, an interpreter's language,
+        and for the resident the level of identification in this call (None: anonymous)."""
         data: dict[str, Any] = {"id": self.id, "role": self.role.value, "state": self._state.value}
         if self.language is not None:
             data["language"] = self.language
+        if self.role is ParticipantRole.RESIDENT:
+            data["identified"] = None if self.identity is None else self.identity.get("level")
         return data
 
     def to_json(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from rooms.consent import VideoState
 from rooms.participants import Participant, ParticipantRole, ParticipantState, StateChange
 
 __all__ = ["EndReason", "Room", "RoomEndedError", "RoomState"]
@@ -49,6 +50,9 @@ class Room:
     state: RoomState = RoomState.OPEN
     end_reason: EndReason | None = None
     ended_at: datetime | None = None
+    identification_requested: bool = False
+    video: VideoState = VideoState.OFF
+    video_purpose: str | None = None
 
     @property
     def open(self) -> bool:
@@ -91,6 +95,18 @@ class Room:
         self.ended_at = now
         return True
 
+    def resident(self) -> Participant | None:
+        """The resident still in the call, if any."""
+        present = self.present_with_role(ParticipantRole.RESIDENT)
+        return present[0] if present else None
+
+    def identified_level(self) -> str | None:
+        """The assurance level of the resident's identification in this call, if any."""
+        for p in self.participants.values():
+            if p.role is ParticipantRole.RESIDENT and p.identity is not None:
+                return p.identity.get("level")
+        return None
+
     def counts_by_role(self) -> dict[str, int]:
         """How many took part, by role: all a call record keeps of the participants.
 
@@ -117,6 +133,9 @@ class Room:
             "state": self.state.value,
             "end_reason": None if self.end_reason is None else self.end_reason.value,
             "ended_at": None if self.ended_at is None else self.ended_at.isoformat(),
+            "identification_requested": self.identification_requested,
+            "video": self.video.value,
+            "video_purpose": self.video_purpose,
         }
 
     @classmethod
@@ -132,6 +151,9 @@ class Room:
             ended_at=None
             if data.get("ended_at") is None
             else datetime.fromisoformat(data["ended_at"]),
+            identification_requested=bool(data.get("identification_requested", False)),
+            video=VideoState(data.get("video", VideoState.OFF.value)),
+            video_purpose=data.get("video_purpose"),
         )
         for item in data["participants"]:
             participant = Participant.from_json(item)

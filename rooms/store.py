@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 from rooms.calls import CallRecordStore, MemoryCallRecordStore
 from rooms.clock import Clock
+from rooms.consent import ConsentLog, MemoryConsentLog
 from rooms.estimate import LineStatsStore, MemoryLineStatsStore
+from rooms.identification import IdentificationFlowStore, MemoryIdentificationFlowStore
 from rooms.locks import LockStore, MemoryLockStore
 from rooms.presence import MemoryPresenceStore, PresenceStore
 from rooms.queues import MemoryQueueStore, QueueStore
@@ -24,8 +26,8 @@ class Store:
 
     Everything that must outlive a socket or be read by another node lives here: queue
     entries, rooms and participants, staff presence, resume tokens, used one-time token
-    ids, call records and line statistics. Changes to one line or one room are serialised
-    with ``locks``.
+    ids, call records, the consent log, line statistics and identification flows in
+    progress. Changes to one line or one room are serialised with ``locks``.
     """
 
     queues: QueueStore
@@ -36,6 +38,8 @@ class Store:
     presence: PresenceStore
     resume: ResumeStore
     locks: LockStore
+    consents: ConsentLog
+    identification: IdentificationFlowStore
     on_close: Callable[[], Awaitable[None]] | None = field(default=None, repr=False)
 
     async def close(self) -> None:
@@ -56,4 +60,6 @@ def create_memory_store(clock: Clock) -> Store:
         presence=MemoryPresenceStore(),
         resume=MemoryResumeStore(),
         locks=MemoryLockStore(),
+        consents=MemoryConsentLog(),
+        identification=MemoryIdentificationFlowStore(),
     )

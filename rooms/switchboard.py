@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
 
+from rooms import stepup
 from rooms.calls import CallOutcome, CallRecord
 from rooms.clock import Clock
+from rooms.consent import ConsentEntry, VideoState
 from rooms.estimate import AnswerSample
 from rooms.locks import line_lock, room_lock
 from rooms.participants import Participant, ParticipantRole, ParticipantState, StateChange
@@ -197,6 +199,7 @@ class Switchboard:
             if participant is None:
                 return []
             change = participant.set_state(ParticipantState.LEFT)
+            await self._video_after_leaving(room, participant)
             if room.should_end():
                 room.end(reason, self._clock.now())
             return [] if change is None else [change]
@@ -211,11 +214,23 @@ class Switchboard:
             if participant is None:
                 return []
             change = participant.set_state(ParticipantState.LEFT)
+            await self._video_after_leaving(room, participant)
             if participant.role is ParticipantRole.PROFESSIONAL or room.should_end():
                 room.end(EndReason.HANGUP, self._clock.now())
             return [] if change is None else [change]
 
         return await self.change(room_id, apply)
+
+    async def _video_after_leaving(self, room: Room, participant: Participant) -> None:
+        """Video stops when the resident or the last professional leaves (consent log)."""
+        gone = participant.role is ParticipantRole.RESIDENT or (
+            participant.role is ParticipantRole.PROFESSIONAL
+            and not room.present_with_role(ParticipantRole.PROFESSIONAL)
+        )
+        if gone:
+            entry = stepup.end_video(room, self._clock.now(), participant.role)
+            if entry is not None:
+                await self._store.consents.add(entry)
 
     async def end(self, room_id: str, reason: EndReason) -> RoomChange | None:
         """End a room for everyone; None when it had already ended."""
@@ -228,6 +243,41 @@ class Switchboard:
             return await self.change(room_id, apply)
         except RoomEndedError:
             return None
+
+    # -- identification and video (rules in rooms.stepup) -----------------------------------
+
+    async def request_identification(self, room_id: str, by_id: str) -> Room:
+        return await self._step(room_id, lambda room: stepup.request_identification(room, by_id))
+
+    async def bind_identity(self, room_id: str, resident_id: str, identity: dict[str, str]) -> Room:
+        return await self._step(
+            room_id, lambda room: stepup.bind_identity(room, resident_id, identity)
+        )
+
+    async def request_video(self, room_id: str, by_id: str, purpose: str) -> Room:
+        return await self._step(room_id, lambda room: stepup.request_video(room, by_id, purpose))
+
+    async def answer_video(self, room_id: str, resident_id: str, allow: bool) -> Room:
+        now = self._clock.now()
+        return await self._step(
+            room_id, lambda room: stepup.answer_video(room, resident_id, allow, now)
+        )
+
+    async def stop_video(self, room_id: str, by_id: str) -> Room:
+        now = self._clock.now()
+        return await self._step(room_id, lambda room: stepup.stop_video(room, by_id, now))
+
+    async def _step(self, room_id: str, rule: Callable[[Room], object]) -> Room:
+        """Apply one step-up rule under the room's lock; log what it returns to consent."""
+        async with self._store.locks.hold(room_lock(room_id)):
+            room = await self._store.rooms.get(room_id)
+            if room is None or not room.open:
+                raise RoomEndedError(room_id)
+            outcome = rule(room)
+            await self._store.rooms.put(room)
+            if isinstance(outcome, ConsentEntry):
+                await self._store.consents.add(outcome)
+        return room
 
     # -- records ----------------------------------------------------------------------------
 
@@ -244,7 +294,12 @@ class Switchboard:
             outcome=CallOutcome.ANSWERED,
             end_reason=reason.value,
             participants=room.counts_by_role(),
+            identified=room.identified_level(),
         )
+        if room.video is not VideoState.OFF:
+            entry = stepup.end_video(room, ended_at, ParticipantRole.PROFESSIONAL)
+            if entry is not None:
+                await self._store.consents.add(entry)
         await self._store.calls.add(record)
         if record.talk_seconds is not None:
             await self._store.stats.record_talk_time(room.line_id, record.talk_seconds)

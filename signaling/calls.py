@@ -49,11 +49,13 @@ from signaling.errors import ErrorCode, ProtocolError
 from signaling.local import Link, LocalParticipant, LocalRoom
 from signaling.session import Role, Session
 from signaling.staffqueue import StaffQueue
+from signaling.stepup import IdentityFlows, StepUp
 from signaling.tokens import StaffClaims, TokenError, TokenService
 
 logger = logging.getLogger(__name__)
 
 OFFER_WAIT_SECONDS: Final = 30.0
+LINKED_KINDS: Final = ("audio", "video")
 LEASE: Final = timedelta(seconds=30)  # a queue entry lives this long unless renewed
 PRESENCE_TTL: Final = timedelta(seconds=30)
 RESUME_TOKEN_LIFETIME: Final = timedelta(hours=12)
@@ -124,6 +126,8 @@ class CallCenter:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.counters = CallCenterCounters()
         self.draining = False  # set when the node drains: no new queue places
+        self.identity_flows: IdentityFlows | None = None  # the OpenID Connect relying party
+        self.stepup = StepUp(self._switchboard, self, lambda: self.identity_flows)
 
     # -- what runs here ---------------------------------------------------------------------
 
@@ -771,7 +775,9 @@ class CallCenter:
         """A fresh peer connection for a participant (closing and unlinking the old one)."""
         old = local.peer
         label = local.session.label if local.session is not None else local.role.value
-        peer = MediaPeer(self._ice, label, forwarding=self._settings.forwarding)
+        local_room = self._rooms.get(local.room_id or "")
+        video = local_room is not None and local_room.video
+        peer = MediaPeer(self._ice, label, allow_video=video, forwarding=self._settings.forwarding)
         peer.on_failed = lambda: self._spawn(self._media_failed(local, peer))
         local.peer = peer
         if old is not None:
@@ -790,26 +796,33 @@ class CallCenter:
             for key, link in list(local_room.links.items()):
                 if link.source is old and isinstance(link.handle, OutboundStream):
                     del local_room.links[key]
-                    new.forward("audio", link.handle)
-                    local_room.links[(id(new), id(link.destination))] = Link(
-                        new, link.destination, link.handle
+                    new.forward(link.kind, link.handle)
+                    local_room.links[(id(new), id(link.destination), link.kind)] = Link(
+                        new, link.destination, link.handle, link.kind
                     )
 
     def _link(self, local_room: LocalRoom) -> None:
-        """Send every participant's audio to every other one (each pair once per peer)."""
+        """Send every participant's audio and video to every other one (once per pair).
+
+        Video streams wait behind the media gate (closed unless the resident consents),
+        so they are neither offered nor forwarded until it opens.
+        """
         peers = [(m, m.peer) for m in local_room.participants() if m.peer is not None]
         offered: list[LocalParticipant] = []
+        # The relay baseline (benchmarks only) carries audio alone.
+        kinds = LINKED_KINDS if self._settings.forwarding == "packet" else ("audio",)
         for _, source in peers:
             for member, destination in peers:
                 if source is destination or source.closed or destination.closed:
                     continue
-                key = (id(source), id(destination))
-                if key in local_room.links:
-                    continue
-                handle = source.send_to(destination, "audio")
-                local_room.links[key] = Link(source, destination, handle)
-                if member not in offered:
-                    offered.append(member)
+                for kind in kinds:
+                    key = (id(source), id(destination), kind)
+                    if key in local_room.links:
+                        continue
+                    handle = source.send_to(destination, kind)
+                    local_room.links[key] = Link(source, destination, handle, kind)
+                    if member not in offered:
+                        offered.append(member)
         for member in offered:
             self._spawn(self._offer_if_needed(member))
 
@@ -1093,6 +1106,34 @@ class CallCenter:
         if session.role is not Role.STAFF or session.staff is None:
             raise ProtocolError(ErrorCode.UNAUTHORIZED)
         return session.staff
+
+    def in_call(self, session: Session, role: ParticipantRole | None = None) -> LocalParticipant:
+        """The session's participant in a call (of `role`, when given)."""
+        if role is None:
+            local = session.participant
+            if local is None or local.room_id is None:
+                raise ProtocolError(ErrorCode.INVALID_STATE, "Not in a call.")
+            return local
+        return self._require_in_call(session, role)
+
+    def members(self, room_id: str) -> list[LocalParticipant]:
+        """The participants of a room served by this node."""
+        local_room = self._rooms.get(room_id)
+        return [] if local_room is None else local_room.participants()
+
+    def set_video(self, room_id: str, on: bool) -> None:
+        """Open or close the media gate for video in a room (every peer of it)."""
+        local_room = self._rooms.get(room_id)
+        if local_room is None:
+            return
+        local_room.video = on
+        members = [m for m in local_room.participants() if m.peer is not None]
+        for member in members:
+            if member.peer is not None and not member.peer.closed:
+                member.peer.set_video_allowed(on)
+        self._link(local_room)
+        for member in members:
+            self._spawn(self._offer_if_needed(member))  # video sections on, or inactive
 
     def _require_in_call(self, session: Session, role: ParticipantRole) -> LocalParticipant:
         if role is ParticipantRole.PROFESSIONAL:

@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any, Final, TypeVar, cast
 
 from media.ice import IceServer
+from rooms.participants import ParticipantRole
 from signaling import protocol as p
 from signaling.calls import CallCenter
 from signaling.errors import ErrorCode, ProtocolError
@@ -25,9 +26,16 @@ Handler = Callable[["Dispatcher", Session, Any], Awaitable[Result]]
 class Dispatcher:
     """Runs client requests against the call centre and produces the reply bytes."""
 
-    def __init__(self, center: CallCenter, ice_servers: Sequence[IceServer]) -> None:
+    def __init__(
+        self,
+        center: CallCenter,
+        ice_servers: Sequence[IceServer],
+        *,
+        demo_identification: bool = False,
+    ) -> None:
         self._center = center
         self._ice_servers = [server.to_json() for server in ice_servers]
+        self._demo_identification = demo_identification
 
     async def handle(self, session: Session, raw: str | bytes) -> bytes:
         """Handle one raw message; always returns exactly one reply."""
@@ -76,6 +84,7 @@ class Dispatcher:
             "role": session.role.value,
             "staff": staff,
             "iceServers": self._ice_servers,
+            "demoIdentification": self._demo_identification,
         }
 
     async def line_watch(self, session: Session, request: p.LineWatch) -> Result:
@@ -137,6 +146,29 @@ class Dispatcher:
         await self._center.remove_participant(session, request.participantId)
         return {}
 
+    async def identify_request(self, session: Session, request: p.IdentifyRequest) -> Result:
+        me = self._center.in_call(session, ParticipantRole.PROFESSIONAL)
+        await self._center.stepup.request_identification(me)
+        return {}
+
+    async def identify_start(self, session: Session, request: p.IdentifyStart) -> Result:
+        me = self._center.in_call(session, ParticipantRole.RESIDENT)
+        return {"url": await self._center.stepup.start_identification(me)}
+
+    async def video_request(self, session: Session, request: p.VideoRequest) -> Result:
+        me = self._center.in_call(session, ParticipantRole.PROFESSIONAL)
+        await self._center.stepup.request_video(me, request.purpose)
+        return {}
+
+    async def video_consent(self, session: Session, request: p.VideoConsent) -> Result:
+        me = self._center.in_call(session, ParticipantRole.RESIDENT)
+        await self._center.stepup.consent(me, request.allow)
+        return {}
+
+    async def video_stop(self, session: Session, request: p.VideoStop) -> Result:
+        await self._center.stepup.stop_video(self._center.in_call(session))
+        return {}
+
 
 def _handler(method: Callable[[Dispatcher, Session, R], Awaitable[Result]]) -> Handler:
     return cast(Handler, method)
@@ -160,5 +192,10 @@ HANDLERS: Final[Mapping[type[p.Request], Handler]] = MappingProxyType(
         p.InterpreterCheck: _handler(Dispatcher.interpreter_check),
         p.InterpreterJoin: _handler(Dispatcher.interpreter_join),
         p.ParticipantRemove: _handler(Dispatcher.participant_remove),
+        p.IdentifyRequest: _handler(Dispatcher.identify_request),
+        p.IdentifyStart: _handler(Dispatcher.identify_start),
+        p.VideoRequest: _handler(Dispatcher.video_request),
+        p.VideoConsent: _handler(Dispatcher.video_consent),
+        p.VideoStop: _handler(Dispatcher.video_stop),
     }
 )

@@ -27,6 +27,8 @@ class ErrorCode(StrEnum):
     INVALID_TOKEN = "invalid_token"
     UNKNOWN_CALL = "unknown_call"
     UNKNOWN_PARTICIPANT = "unknown_participant"
+    IDENTIFICATION_UNAVAILABLE = "identification_unavailable"
+    NOT_IDENTIFIED = "not_identified"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -50,6 +52,8 @@ DEFAULT_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.INVALID_TOKEN: "The token is not valid (unknown, used or expired).",
     ErrorCode.UNKNOWN_CALL: "The call has ended.",
     ErrorCode.UNKNOWN_PARTICIPANT: "No such participant in the call.",
+    ErrorCode.IDENTIFICATION_UNAVAILABLE: "Strong identification is not available here.",
+    ErrorCode.NOT_IDENTIFIED: "Video needs the resident to be identified in this call first.",
     ErrorCode.INTERNAL_ERROR: "The gateway failed to handle the request.",
 }
 

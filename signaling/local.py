@@ -59,11 +59,12 @@ class LocalParticipant:
 
 @dataclass(eq=False)
 class Link:
-    """One participant's audio sent to another: from which peer, to which, and the stream."""
+    """One participant's audio or video sent to another: from which peer, to which, the stream."""
 
     source: MediaPeer
     destination: MediaPeer
     handle: object
+    kind: str = "audio"
 
 
 @dataclass(eq=False)
@@ -73,7 +74,8 @@ class LocalRoom:
     id: str
     line_id: str
     members: dict[str, LocalParticipant] = field(default_factory=dict)
-    links: dict[tuple[int, int], Link] = field(default_factory=dict)
+    links: dict[tuple[int, int, str], Link] = field(default_factory=dict)
+    video: bool = False  # the media gate: video forwarded only while the resident consents
 
     def participants(self) -> list[LocalParticipant]:
         return list(self.members.values())

@@ -97,6 +97,26 @@ class ParticipantRemove(Request, tag="participant.remove"):
     participantId: str
 
 
+class IdentifyRequest(Request, tag="identify.request"):
+    pass
+
+
+class IdentifyStart(Request, tag="identify.start"):
+    pass
+
+
+class VideoRequest(Request, tag="video.request"):
+    purpose: str
+
+
+class VideoConsent(Request, tag="video.consent"):
+    allow: bool
+
+
+class VideoStop(Request, tag="video.stop"):
+    pass
+
+
 REQUEST_TYPES: Final[dict[str, type[Request]]] = {
     str(cls.__struct_config__.tag): cls
     for cls in (
@@ -116,6 +136,11 @@ REQUEST_TYPES: Final[dict[str, type[Request]]] = {
         InterpreterCheck,
         InterpreterJoin,
         ParticipantRemove,
+        IdentifyRequest,
+        IdentifyStart,
+        VideoRequest,
+        VideoConsent,
+        VideoStop,
     )
 }
 

@@ -8,8 +8,10 @@ from datetime import timedelta
 import pytest
 
 from rooms.clock import FakeClock
+from rooms.consent import ConsentAnswer, ConsentEntry
 from rooms.errors import AlreadyQueuedError, QueueFullError
 from rooms.estimate import RECENT_ANSWERS, AnswerSample
+from rooms.identification import PendingFlow
 from rooms.participants import Participant, ParticipantRole, ParticipantState
 from rooms.resume import ResumeGrant
 from rooms.room import Room
@@ -136,6 +138,30 @@ async def test_resume_tokens_are_single_use_and_replaced(store: Store) -> None:
     assert await store.resume.take("d4", T0) is None
 
 
+async def test_identification_flows_are_taken_once(store: Store) -> None:
+    flows = store.identification
+    flow = PendingFlow("room-1/p-r", T0 + LEASE)
+    await flows.put("s1", flow)
+    await flows.put("s2", PendingFlow("room-1/p-p", T0 + LEASE))
+    assert await flows.take("unknown", T0) is None
+    assert await flows.take("s1", T0) == flow
+    assert await flows.take("s1", T0) is None  # a replay finds nothing
+    assert await flows.take("s2", T0 + LEASE) is None  # expired
+    await flows.put("s3", PendingFlow("room-1/p-r", T0 + LEASE))
+    assert await flows.take("s3", T0 + LEASE / 2) is not None
+
+
+async def test_an_identification_flow_is_taken_by_one_of_many(store: Store) -> None:
+    await store.identification.put("s1", PendingFlow("room-1/p-r", T0 + LEASE))
+    taken = await asyncio.gather(*(store.identification.take("s1", T0) for _ in range(5)))
+    assert [t for t in taken if t is not None] == [PendingFlow("room-1/p-r", T0 + LEASE)]
+
+
+def test_a_pending_flow_round_trips_as_json() -> None:
+    flow = PendingFlow("room-1/p-r", T0 + LEASE)
+    assert PendingFlow.from_json(flow.to_json()) == flow
+
+
 async def test_one_time_ids(store: Store, clock: FakeClock) -> None:
     assert not await store.tokens.used("j1")
     assert await store.tokens.consume("j1", T0 + LEASE)
@@ -193,3 +219,21 @@ async def test_recent_answers_keep_the_latest_in_time_order(store: Store) -> Non
         since + timedelta(seconds=120),
     ]
     assert await stats.recent_answers("nobody", T0) == []
+
+
+# -- consent log ----------------------------------------------------------------------------
+
+
+async def test_consent_log_keeps_entries_per_room_in_order(store: Store) -> None:
+    answers = [ConsentAnswer.ALLOWED, ConsentAnswer.WITHDRAWN]
+    for i, answer in enumerate(answers):
+        entry = ConsentEntry(
+            T0 + timedelta(seconds=i), "c-1", "demo", "video", "other", answer, "resident"
+        )
+        await store.consents.add(entry)
+    await store.consents.add(
+        ConsentEntry(T0, "c-2", "demo", "video", "other", ConsentAnswer.DECLINED, "resident")
+    )
+    assert [e.answer for e in await store.consents.for_room("c-1")] == answers
+    assert len(await store.consents.for_room("c-2")) == 1
+    assert await store.consents.for_room("c-3") == []

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from tests.integration.test_call import RESIDENT_TONE, STAFF_TONE, connect_call
+from tests.support.calls import RESIDENT_TONE, STAFF_TONE, connect_call
 from tests.support.client import Caller, SignalClient
 from tests.support.gateway import RunningGateway
 

@@ -9,34 +9,8 @@ import threading
 import pytest
 from aiortc import RTCPeerConnection
 
-from tests.support.client import Caller
+from tests.support.calls import RESIDENT_TONE, STAFF_TONE, connect_call
 from tests.support.gateway import RunningGateway, make_config, running_gateway
-from tests.support.video import PatternTrack
-
-RESIDENT_TONE = 440.0
-STAFF_TONE = 1000.0
-
-
-async def connect_call(
-    gateway: RunningGateway, cameras: bool = False, staff_link: str | None = None
-) -> tuple[Caller, Caller]:
-    resident = Caller(await gateway.resident(), RESIDENT_TONE, PatternTrack() if cameras else None)
-    joined = await resident.signal.request("queue.join", line="demo")
-    assert joined["position"] == 1
-    resident.resume_token = joined["resumeToken"]
-    await resident.start_media()
-    staff = Caller(
-        await gateway.staff(lines=("demo",), link=staff_link),
-        STAFF_TONE,
-        PatternTrack() if cameras else None,
-    )
-    answered = await staff.signal.request("staff.answer_next", line="demo")
-    assert answered["line"] == "demo"
-    staff.resume_token = answered["resumeToken"]
-    await staff.start_media()
-    connected = await resident.signal.next_event("call.connected")
-    assert connected["callId"] == answered["callId"]
-    return resident, staff
 
 
 async def test_both_sides_hear_each_other(gateway: RunningGateway) -> None:
@@ -76,7 +50,8 @@ async def test_video_offered_by_either_side_is_declined(gateway: RunningGateway)
             assert caller.video_received == []
         (call,) = gateway.center.calls()
         for session in call.participants():
-            assert session.peer is not None and session.peer.inbound("video") is None
+            # The gate is closed: whatever video arrives is counted and dropped.
+            assert session.peer is not None and not session.peer.video_allowed
     finally:
         for caller in (resident, staff):
             await caller.stop_media()

@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from gateway.config import load_config
-from tests.integration.test_call import RESIDENT_TONE, STAFF_TONE
+from tests.support.calls import RESIDENT_TONE, STAFF_TONE
 from tests.support.client import Caller, SignalClient
 from tests.support.gateway import TEST_KEY, RunningGateway, free_port
 

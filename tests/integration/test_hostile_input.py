@@ -10,8 +10,8 @@ import aiohttp
 from aiortc import RTCPeerConnection
 
 from media.ice import pinned_host_addresses
-from tests.integration.test_call import RESIDENT_TONE, STAFF_TONE, connect_call
 from tests.support.audio import ToneTrack
+from tests.support.calls import RESIDENT_TONE, STAFF_TONE, connect_call
 from tests.support.client import LOOPBACK, SignalClient
 from tests.support.gateway import RunningGateway, make_config, running_gateway
 

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from gateway.cli import signin_link
-from tests.integration.test_call import RESIDENT_TONE, STAFF_TONE, connect_call
+from tests.support.calls import RESIDENT_TONE, STAFF_TONE, connect_call
 from tests.support.client import SignalClient
 from tests.support.gateway import RunningGateway, make_config, running_gateway
 from tests.support.logs import capture_all_logs, log_text

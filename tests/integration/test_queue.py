@@ -172,9 +172,11 @@ async def test_call_records_keep_only_line_times_and_counts(gateway: RunningGate
         "outcome",
         "end_reason",
         "participants",
+        "identified",
     }
     # Participants only as counts by role: nothing that tells who they were.
     assert record.participants == {"resident": 1, "professional": 1}
+    assert record.identified is None  # only the level, and only when identified
     await resident.close()
     await staff.close()
 

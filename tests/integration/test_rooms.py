@@ -10,12 +10,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.integration.test_call import (
-    RESIDENT_TONE,
-    STAFF_TONE,
-    connect_call,
-    live_peer_connections,
-)
+from tests.integration.test_call import live_peer_connections
+from tests.support.calls import RESIDENT_TONE, STAFF_TONE, connect_call
 from tests.support.client import Caller, SignalClient
 from tests.support.gateway import RunningGateway, make_config, running_gateway
 from tests.support.stores import BACKENDS

@@ -16,7 +16,17 @@ from typing import Any
 from rooms.clock import Clock
 from rooms.store import Store, create_memory_store
 
-SUBSTORES = ("queues", "calls", "stats", "tokens", "rooms", "presence", "resume")
+SUBSTORES = (
+    "queues",
+    "calls",
+    "stats",
+    "tokens",
+    "rooms",
+    "presence",
+    "resume",
+    "identification",
+    "consents",
+)
 
 
 class Yielding:

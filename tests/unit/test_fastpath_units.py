@@ -1,11 +1,12 @@
-"""Small pieces of the forwarding path: the origin's retransmissions and header parsing."""
+"""Small pieces of the forwarding path: the origin's retransmissions, header parsing and
+the video gate."""
 
 from __future__ import annotations
 
 import struct
 from typing import Any
 
-from media.fastpath import InboundStream, Negotiation
+from media.fastpath import InboundStream, Negotiation, VideoGate
 
 
 class _Receiver:
@@ -64,3 +65,33 @@ def test_header_length_counts_csrcs_before_the_extension_block() -> None:
     extended = struct.pack("!BBHII", 0x92, 96, 1, 1, 1) + csrcs + b"\xbe\xde\x00\x01\x10\x7f\0\0"
     assert header_length(extended + b"payload") == 28
     assert header_length(struct.pack("!BBHII", 0x82, 96, 1, 1, 1) + b"\0\0\0\1") == -1
+
+
+def test_a_closed_gate_holds_back_every_video_packet_but_keeps_the_statistics() -> None:
+    receiver = _Receiver()
+    gate = VideoGate()
+    stream = InboundStream("video", receiver, Negotiation(), "1", gate)  # type: ignore[arg-type]
+    destination = _Destination()
+    stream.add_destination(destination)  # type: ignore[arg-type]
+    stream.on_packet(packet(96, 1000, 9000, 0xAAAA, b"frame"))
+    stream.on_packet(packet(96, 1001, 9000, 0xAAAA, b"frame"))
+    padded = bytearray(packet(96, 1002, 9000, 0xAAAA, b"frame\0\0\0\x04"))
+    padded[0] |= 0x20  # payload and padding
+    stream.on_packet(bytes(padded))
+    stream.on_retransmission(packet(97, 7, 9000, 0xBBBB, b"\x03\xe7lost!"), 96)
+    assert destination.sent == []
+    assert stream.gated == 4 and stream.dropped == 4 and stream.packets == 0
+    # Received all the same: the origin's receiver reports see no loss.
+    assert receiver._RTCRtpReceiver__remote_streams[0xAAAA].packets_received == 3
+    gate.allowed = True
+    stream.on_packet(packet(96, 1003, 12000, 0xAAAA, b"frame"))
+    assert [sent[2] for sent in destination.sent] == [1003]
+    assert stream.gated == 4 and stream.packets == 1
+
+
+def test_audio_has_no_gate() -> None:
+    stream = InboundStream("audio", _Receiver(), Negotiation(), "0")  # type: ignore[arg-type]
+    destination = _Destination()
+    stream.add_destination(destination)  # type: ignore[arg-type]
+    stream.on_packet(packet(111, 5, 960, 1, b"ok"))
+    assert len(destination.sent) == 1 and stream.gated == 0

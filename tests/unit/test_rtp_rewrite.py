@@ -1,4 +1,5 @@
-"""The per-leg RTP rewrite: padding, CSRCs, padding-only probes, RTX, counting of failures.
+"""The per-leg RTP rewrite: padding, CSRCs, padding-only probes, RTX, counting of failures,
+the video gate.
 
 An inbound stream feeds an outbound stream whose leg is set up by hand; media.compat's
 transport accessors are replaced by a recording socket, so no aiortc connection is needed.
@@ -6,6 +7,7 @@ transport accessors are replaced by a recording socket, so no aiortc connection 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import struct
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from aiortc.rtcrtpreceiver import StreamStatistics
 
 from media import compat
 from media.compat import SR_NTP_TIMESTAMP, SR_OCTET_COUNT, SR_PACKET_COUNT, SR_RTP_TIMESTAMP
-from media.fastpath import InboundStream, Negotiation, OutboundStream, _Leg
+from media.fastpath import InboundStream, Negotiation, OutboundStream, VideoGate, _Leg
 from media.rtp import header_length
 
 ORIGIN_PT = 96
@@ -56,6 +58,7 @@ class Wire:
     sockets: dict[int, Socket] = field(default_factory=dict)
     statistics: dict[int, StreamStatistics] = field(default_factory=dict)
     nacks: list[list[int]] = field(default_factory=list)
+    plis: list[int] = field(default_factory=list)
 
     def new_pair(self) -> Socket:
         pair = SimpleNamespace()
@@ -71,6 +74,9 @@ def wire(monkeypatch: pytest.MonkeyPatch) -> Wire:
     async def send_nack(receiver: Any, media_ssrc: int, lost: list[int]) -> None:
         wire.nacks.append(lost)
 
+    async def send_pli(receiver: Any, media_ssrc: int) -> None:
+        wire.plis.append(media_ssrc)
+
     def endpoint(pair: Any) -> tuple[Any, Any]:
         return wire.sockets[id(pair)].sendto, ADDRESS
 
@@ -79,15 +85,21 @@ def wire(monkeypatch: pytest.MonkeyPatch) -> Wire:
     monkeypatch.setattr(compat, "pair_endpoint", endpoint)
     monkeypatch.setattr(compat, "receiver_statistics", lambda receiver: wire.statistics)
     monkeypatch.setattr(compat, "send_nack", send_nack)
+    monkeypatch.setattr(compat, "send_pli", send_pli)
     return wire
 
 
-def connect(wire: Wire, extension: bool) -> tuple[InboundStream, OutboundStream]:
+def connect(
+    wire: Wire,
+    extension: bool,
+    source_gate: VideoGate | None = None,
+    leg_gate: VideoGate | None = None,
+) -> tuple[InboundStream, OutboundStream]:
     """An origin's video stream forwarded to one leg (with or without an extension block)."""
     origin = Negotiation()
     origin.applied(ORIGIN_SDP)
-    source = InboundStream("video", None, origin, "1")  # type: ignore[arg-type]
-    stream = OutboundStream("video", Negotiation())
+    source = InboundStream("video", None, origin, "1", source_gate)  # type: ignore[arg-type]
+    stream = OutboundStream("video", Negotiation(), leg_gate)
     counters = {SR_PACKET_COUNT: 0, SR_OCTET_COUNT: 0, SR_RTP_TIMESTAMP: 0, SR_NTP_TIMESTAMP: 0}
     stream._leg = _Leg(
         sender=SimpleNamespace(transport=object()),  # type: ignore[arg-type]
@@ -288,3 +300,46 @@ def test_a_newly_nominated_pair_takes_the_next_packet(wire: Wire) -> None:
     source.on_packet(rtp(2, b"x"))
     source.on_packet(rtp(3, b"x"))
     assert (len(first.sent), len(second.sent)) == (1, 2)
+
+
+def ts_of(packet: bytes) -> int:
+    return int.from_bytes(packet[4:8], "big")
+
+
+@pytest.mark.parametrize("where", ["source", "leg"])
+async def test_a_closed_gate_sends_nothing_and_reopening_leaves_no_gap(
+    wire: Wire, where: str
+) -> None:
+    socket = wire.new_pair()
+    gate = VideoGate(True)
+    source, stream = connect(wire, extension=False, **{f"{where}_gate": gate})
+    gated = source if where == "source" else stream
+    for seq in range(100, 103):
+        source.on_packet(rtp(seq, b"frame"))
+    assert len(socket.sent) == 3
+    last = seq_of(socket.sent[-1])
+
+    gate.allowed = False  # as MediaPeer.set_video_allowed(False) does
+    gated.gate_closed()
+    for seq in range(103, 110):
+        source.on_packet(rtp(seq, b"frame"))
+    source.on_packet(rtp(110, b"frame", padding=4))
+    source.on_retransmission(rtp(7, b"\x00\x65lost", pt=97, ssrc=0xBBBB), ORIGIN_PT)
+    assert len(socket.sent) == 3
+    assert gated.gated == 9 and gated.dropped == 9
+    await stream.on_nack([last])  # sent before closing: neither resent nor asked for
+    assert len(socket.sent) == 3 and wire.nacks == []
+
+    gate.allowed = True
+    gated.gate_opened()
+    await asyncio.sleep(0)
+    assert wire.plis == [0xAAAA]  # a keyframe, for the picture to come back at once
+    source.on_packet(rtp(111, b"frame"))
+    assert len(socket.sent) == 4
+    assert seq_of(socket.sent[-1]) == (last + 1) & 0xFFFF  # no gap for the viewer to NACK
+    # Timestamps keep their offset: the origin's clock went on while nothing passed.
+    assert ts_of(socket.sent[-1]) - 111 * 3000 == ts_of(socket.sent[0]) - 100 * 3000
+    # Forgotten on closing, and numbered before the gap: not asked of the origin either
+    # (its numbering no longer translates); a number after the gap still is.
+    await stream.on_nack([last, (last + 2) & 0xFFFF])
+    assert len(socket.sent) == 4 and wire.nacks == [[112]]

@@ -87,10 +87,29 @@ def test_a_new_section_is_numbered_like_a_negotiated_one_of_its_kind() -> None:
     assert not any(line.startswith(("a=extmap:2", "a=rtpmap:96")) for line in new)
 
 
-def test_new_sections_of_a_new_kind_are_left_alone() -> None:
-    aligned = align_reoffer(GATEWAY_REOFFER, BROWSER_OFFER)
-    assert "m=video 9 UDP/TLS/RTP/SAVPF 97\r\na=mid:1\r\n" in aligned
-    assert "a=rtpmap:97 VP8/90000" in aligned
+def test_the_first_section_of_a_kind_takes_the_bundle_groups_extension_ids() -> None:
+    """Video after audio: codecs as they are, but an extension id must mean the same in
+    every section of the BUNDLE group (Chromium: "codec collision for header extension")."""
+    reoffer = GATEWAY_REOFFER.replace(
+        "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid\r\na=rtpmap:97 VP8/90000",
+        "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+        "a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n"
+        "a=rtpmap:97 VP8/90000",
+    )
+    aligned = align_reoffer(reoffer, BROWSER_OFFER).split("\r\n")
+    video = aligned[aligned.index("m=video 9 UDP/TLS/RTP/SAVPF 97") :]
+    assert video[1] == "a=mid:1"
+    assert "a=rtpmap:97 VP8/90000" in video
+    assert "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid" in video  # the audio's id
+    # A URI the group does not use yet: an id no other section uses (1 and 4 are taken).
+    (abs_send,) = [line for line in video if "abs-send-time" in line]
+    assert abs_send == "a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+    by_id: dict[str, set[str]] = {}
+    for line in aligned:
+        if line.startswith("a=extmap:"):
+            ext_id, uri = line.split()[:2]
+            by_id.setdefault(ext_id, set()).add(uri)
+    assert all(len(seen) == 1 for seen in by_id.values()), by_id
 
 
 def test_rtx_follows_its_base_codec() -> None:

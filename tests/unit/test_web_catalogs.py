@@ -20,7 +20,7 @@ T_KEY = re.compile(r"""\b(?:t|has)\(\s*['"]([A-Za-z0-9_.]+)['"]""")
 # protocol message types such as 'line.watch' are told apart via docs/protocol.md.
 DOTTED = re.compile(
     r"""['"]((?:common|lang|time|date|month|weekday|wait|queue|status|error|help|index|line|call"""
-    r"""|pro|signin|room|join)\.[A-Za-z0-9_.]*[A-Za-z0-9_])['"]"""
+    r"""|pro|signin|room|join|identified)\.[A-Za-z0-9_.]*[A-Za-z0-9_])['"]"""
 )
 ERROR_CODE = re.compile(r"""\bcode:\s*['"]([a-z_]+)['"]""")
 COMMENT = re.compile(r"^\s*//[^\n]*|/\*.*?\*/", flags=re.MULTILINE | re.DOTALL)
@@ -111,6 +111,26 @@ def test_button_labels() -> None:
     assert en["join.join"] == "Join"
 
 
+def test_identification_and_video_labels() -> None:
+    # The end-to-end tests (tests/e2e/test_video_consent.py) find these by their English names.
+    en, fi = load("en"), load("fi")
+    assert en["pro.identify.request"] == "Request identification"
+    assert en["pro.video.request"] == "Request video"
+    assert en["call.video.stop"] == "Stop video"
+    assert en["line.identify.button"] == "Identify"
+    assert en["line.video.allow"] == "Allow video"
+    assert en["line.video.decline"] == "Decline"
+    assert en["pro.identify.identified"] == "Identified"
+    assert en["error.identification_unavailable"] == (
+        "Strong identification is not available on this service."
+    )
+    assert (fi["line.identify.button"], fi["line.video.allow"], fi["line.video.decline"]) == (
+        "Tunnistaudu",
+        "Salli video",
+        "Kieltäydy",
+    )
+
+
 def test_reconnecting_is_said_in_both_languages() -> None:
     en, fi = load("en"), load("fi")
     for key in (
@@ -142,7 +162,7 @@ def test_pages_load_no_inline_script_or_handlers() -> None:
 
 
 @pytest.mark.parametrize(
-    "page", ["index.html", "line.html", "pro.html", "join.html", "signin.html"]
+    "page", ["index.html", "line.html", "pro.html", "join.html", "signin.html", "identified.html"]
 )
 def test_pages_share_the_accessible_frame(page: str) -> None:
     # Every page, the interpreter's join page too: viewport, skip link, language switcher,

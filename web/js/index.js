@@ -4,6 +4,7 @@ import {
   initI18n, onLanguageChange, t, lang, describeLineStatus, formatQueueLength, formatLineWait,
   errorMessage,
 } from './i18n.js';
+import { showDemo } from './demo.js';
 
 const REFRESH_MS = 30000;
 
@@ -101,6 +102,7 @@ async function load() {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const body = await response.json();
     state.lines = Array.isArray(body.lines) ? body.lines : [];
+    showDemo(body.demoIdentification);
     state.error = null;
   } catch (err) {
     console.warn('could not load service lines', err);

@@ -1,5 +1,8 @@
 // Interpreter's page: /join#token=… opens a single-use invitation into one call.
 //
+// Video (docs/protocol.md, `video.*`) is receive-only here: the interpreter sees the others
+// while the resident allows video, can stop it, and never sends a camera.
+//
 // The invitation token is read from the address's fragment (never sent to the server in a
 // request line), then removed from the address bar. It is kept in sessionStorage only until
 // Join (so a reload before Join still works) and sent nowhere but the signalling socket.
@@ -8,13 +11,16 @@ import {
   initI18n, onLanguageChange, t, errorMessage, formatDuration, has,
 } from './i18n.js';
 import { SignalingClient, PROTOCOL_VERSION, errorCode } from './signaling.js';
-import { CallMedia, getMicrophone, stopStream } from './rtc.js';
+import { showDemo } from './demo.js';
+import { getMicrophone, stopStream } from './rtc.js';
 import {
   TokenStore, Roster, renderRoster, reconnectLoop, FINAL_RESUME_ERRORS, mediaKeepable, joinedText, leftText,
-  reconnectingText, backText, languageName,
+  reconnectingText, backText, languageName, CallMediaSlot,
 } from './room.js';
+import { VideoArea, purposeLabel, videoOffKey } from './video.js';
 
 const $ = (id) => document.getElementById(id);
+const videoArea = new VideoArea($('video-box'), { caption: 'join.video.remote' });
 const els = {
   language: $('join-language'),
   status: $('status'),
@@ -30,6 +36,10 @@ const els = {
   mute: $('mute-button'),
   retry: $('retry-button'),
   audio: $('remote-audio'),
+  videoState: $('video-state'),
+  videoBox: videoArea.box,
+  remoteVideo: videoArea.remote,
+  stopVideo: videoArea.stop,
 };
 const actionButtons = [els.join, els.hangup, els.retry, els.mute];
 
@@ -45,13 +55,24 @@ const state = {
   message: null, // {key} shown when ended or invalid
   error: null, // {code}
   notice: '',
+  video: { state: 'off', purpose: null, message: null }, // the call's video, as video.state says
+};
+
+const VIDEO_OFF_KEYS = {
+  declined: 'join.video.off.declined',
+  withdrawn: 'join.video.off.withdrawn',
+  stopped: 'join.video.off.stopped',
 };
 
 const sig = new SignalingClient();
 const invite = new TokenStore('invite');
 const tokens = new TokenStore('join');
 const roster = new Roster();
-let media = null;
+const callMedia = new CallMediaSlot({
+  signaling: sig, state, render, abandon, onOpen: syncRemoteVideo,
+  inCall: () => state.phase === 'incall',
+  audioElement: els.audio, videoContainer: els.remoteVideo,
+});
 let timerHandle = null;
 let pendingFocus = false;
 let reconnectGeneration = 0;
@@ -125,6 +146,18 @@ function render() {
   els.participantsBox.hidden = listed === 0;
   setText(els.notice, phase === 'incall' ? state.notice : '');
 
+  const video = state.video;
+  const videoText = phase === 'incall' ? videoStateText() : '';
+  setText(els.videoState, videoText);
+  els.videoState.hidden = !videoText;
+  const on = phase === 'incall' && video.state === 'on';
+  videoArea.render(on, callMedia.current, { canStop: on && sig.connected });
+  if (activeBefore === els.stopVideo && (els.videoBox.hidden || els.stopVideo.disabled)) {
+    // Stop video went away with the video: focus to what remains of the call.
+    const next = [els.mute, els.hangup].find((b) => !b.hidden && !b.disabled);
+    if (next) next.focus();
+  }
+
   if (state.error) {
     setText(els.alertText, errorMessage(state.error.code));
     const helpKey = `help.${state.error.code}`;
@@ -166,6 +199,55 @@ function manageFocus(activeBefore) {
   }
 }
 
+function videoStateText() {
+  const video = state.video;
+  if (video.state === 'requested') return t('join.video.requested');
+  if (video.state === 'on') {
+    return t('join.video.on', { purpose: purposeLabel(video.purpose) });
+  }
+  return video.message ? t(video.message) : '';
+}
+
+function applyVideoState(event, { quiet = false } = {}) {
+  const video = state.video;
+  const before = video.state;
+  if (event.state === 'requested' || event.state === 'on') {
+    video.state = event.state;
+    video.purpose = event.purpose || video.purpose;
+    video.message = null;
+  } else {
+    video.state = 'off';
+    video.purpose = null;
+    if (before !== 'off') video.message = videoOffKey(VIDEO_OFF_KEYS, event, before);
+  }
+  syncRemoteVideo();
+  if (!quiet && before !== video.state) state.notice = videoStateText();
+  render();
+}
+
+// Receive-only: the others' pictures are shown while video is on.
+function syncRemoteVideo() {
+  const media = callMedia.current;
+  if (!media) return;
+  if (state.video.state === 'on') media.showRemoteVideo();
+  else media.hideRemoteVideo();
+}
+
+async function stopVideo() {
+  if (state.video.state !== 'on') return;
+  try {
+    await sig.request('video.stop');
+  } catch (err) {
+    const code = errorCode(err, 'internal_error');
+    if (code === 'invalid_state') {
+      applyVideoState({ state: 'off', reason: 'stopped' }, { quiet: true });
+    } else if (code !== 'connection_closed') {
+      state.error = { code };
+      render();
+    }
+  }
+}
+
 function startTimer() {
   if (timerHandle === null) timerHandle = window.setInterval(render, 1000);
 }
@@ -177,12 +259,12 @@ function stopTimer() {
 
 function teardown() {
   stopTimer();
-  if (media) media.close();
-  media = null;
+  callMedia.close();
   state.connectedAt = null;
   state.muted = false;
   state.reconnecting = false;
   state.notice = '';
+  state.video = { state: 'off', purpose: null, message: null };
   roster.reset();
   reconnectGeneration += 1;
 }
@@ -204,6 +286,7 @@ async function hello() {
   await sig.connect();
   const result = await sig.request('hello', { protocol: PROTOCOL_VERSION });
   state.iceServers = Array.isArray(result.iceServers) ? result.iceServers : [];
+  showDemo(result.demoIdentification);
   return result;
 }
 
@@ -246,54 +329,6 @@ async function start() {
   render();
 }
 
-function makeMedia(stream) {
-  const current = new CallMedia({
-    signaling: sig,
-    iceServers: state.iceServers,
-    stream,
-    audioElement: els.audio,
-    onFailure: (code) => {
-      if (media !== current) return;
-      if (state.reconnecting || code === 'connection_closed') return;
-      abandon(code);
-    },
-    onRenegotiationFailure: () => {
-      if (media !== current) return;
-      state.error = { code: 'renegotiation_failed' };
-      render();
-    },
-  });
-  if (state.muted) current.setMuted(true);
-  return current;
-}
-
-async function startFreshMedia(stream = null) {
-  if (media) media.close();
-  media = null;
-  let micStream = stream;
-  if (!micStream) {
-    try {
-      micStream = await getMicrophone();
-    } catch (err) {
-      abandon(errorCode(err, 'microphone_unsupported'));
-      return;
-    }
-  }
-  if (state.phase !== 'incall' || media) {
-    stopStream(micStream);
-    return;
-  }
-  const current = makeMedia(micStream);
-  media = current;
-  try {
-    await current.sendOffer();
-  } catch (err) {
-    if (media === current && !state.reconnecting && err && err.code !== 'connection_closed') {
-      abandon(errorCode(err, 'media_failed'));
-    }
-  }
-}
-
 function enterCall(result) {
   tokens.set(result.resumeToken);
   state.participantId = result.participantId || state.participantId;
@@ -305,7 +340,8 @@ function enterCall(result) {
   roster.reset(result.callId || null, state.participantId, result.participants);
   state.phase = 'incall';
   state.error = null;
-  render();
+  const video = result.video || { state: 'off', purpose: null };
+  applyVideoState({ state: video.state, purpose: video.purpose }, { quiet: true });
 }
 
 async function join() {
@@ -343,7 +379,7 @@ async function join() {
   }
   invite.clear();
   enterCall(result);
-  await startFreshMedia(stream);
+  await callMedia.fresh(stream);
 }
 
 // After a reload: back into the call with a new peer connection.
@@ -377,7 +413,7 @@ async function resumeStored() {
   }
   pendingFocus = true;
   enterCall(result);
-  await startFreshMedia(stream);
+  await callMedia.fresh(stream);
 }
 
 async function reconnect() {
@@ -390,7 +426,7 @@ async function reconnect() {
     cancelled: () => generation !== reconnectGeneration,
     attempt: async () => {
       await hello();
-      const keepMedia = mediaKeepable(media);
+      const keepMedia = mediaKeepable(callMedia.current);
       // Without the old peer connection, the microphone is ready before the resume, so
       // the new connection exists before the gateway's first offer event can arrive.
       if (!keepMedia && !spare) spare = await getMicrophone();
@@ -403,8 +439,7 @@ async function reconnect() {
   state.reconnecting = false;
   if (outcome.result) {
     enterCall(outcome.result.result);
-    if (!outcome.result.keepMedia || !media) await startFreshMedia(spare);
-    else stopStream(spare);
+    await callMedia.renew(outcome.result.keepMedia, spare);
     return;
   }
   if (FINAL_RESUME_ERRORS.has(outcome.code)) {
@@ -444,9 +479,9 @@ async function hangUp() {
 }
 
 function toggleMute() {
-  if (!media) return;
+  if (!callMedia.current) return;
   state.muted = !state.muted;
-  media.setMuted(state.muted);
+  callMedia.current.setMuted(state.muted);
   render();
 }
 
@@ -494,6 +529,11 @@ sig.on('participant.left', (event) => {
   render();
 });
 
+sig.on('video.state', (event) => {
+  if (state.phase !== 'incall' || !roster.ours(event)) return;
+  applyVideoState(event);
+});
+
 sig.on('call.ended', (event) => {
   if (state.phase !== 'incall') return;
   finish(END_KEYS[event.reason] || 'join.callOver', 'ended');
@@ -523,6 +563,9 @@ els.hangup.addEventListener('click', () => {
   hangUp();
 });
 els.mute.addEventListener('click', toggleMute);
+els.stopVideo.addEventListener('click', () => {
+  stopVideo();
+});
 els.retry.addEventListener('click', () => {
   pendingFocus = true;
   start();

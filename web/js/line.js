@@ -1,17 +1,22 @@
-// Resident page of one service line: status, queue and an anonymous voice call.
+// Resident page of one service line: status, queue and an anonymous voice call; inside the
+// call, strong identification when the professional asks for it and video only with the
+// resident's consent (docs/protocol.md, `identify.*`, `video.*`).
 
 import {
   initI18n, onLanguageChange, t, lang, describeLineStatus, formatQueueLength, formatLineWait,
   formatQueuePosition, errorMessage, formatDuration, has, formatNextOpening, formatTime,
 } from './i18n.js';
 import { SignalingClient, PROTOCOL_VERSION, errorCode } from './signaling.js';
-import { CallMedia, getMicrophone, stopStream } from './rtc.js';
+import { showDemo } from './demo.js';
+import { getMicrophone, stopStream } from './rtc.js';
 import {
   TokenStore, Roster, renderRoster, reconnectLoop, FINAL_RESUME_ERRORS, mediaKeepable, joinedText, leftText,
-  reconnectingText, backText,
+  reconnectingText, backText, levelText, CallMediaSlot,
 } from './room.js';
+import { VideoArea, cameraControl } from './video.js';
 
 const $ = (id) => document.getElementById(id);
+const videoArea = new VideoArea($('video-box'), { caption: 'line.video.remote', selfView: true });
 const els = {
   notFound: $('not-found'),
   content: $('line-content'),
@@ -46,6 +51,22 @@ const els = {
   volume: $('volume'),
   speakerField: $('speaker-field'),
   speaker: $('speaker'),
+  identifyBox: $('identify-box'),
+  identifyHeading: $('identify-heading'),
+  identifyText: $('identify-text'),
+  identifyExplain: $('identify-explain'),
+  identify: $('identify-button'),
+  identifyFallback: $('identify-fallback'),
+  identifyLink: $('identify-link'),
+  videoDialog: $('video-dialog'),
+  videoPurpose: $('video-purpose'),
+  allowVideo: $('allow-video-button'),
+  declineVideo: $('decline-video-button'),
+  videoBox: videoArea.box,
+  videoState: $('video-state'),
+  remoteVideo: videoArea.remote,
+  localVideo: videoArea.self,
+  stopVideo: videoArea.stop,
 };
 const actionButtons = [els.call, els.cancel, els.hangup, els.retry, els.mute];
 
@@ -75,16 +96,58 @@ const state = {
   reconnecting: false,
   participantId: null,
   notice: '', // last announcement about the others in the call (polite live region)
+  stepup: freshStepUp(), // identification and video in the current call
+};
+
+// Identification and video of one call; replaced by a fresh one when the call ends.
+function freshStepUp() {
+  return {
+    identify: 'none', // none | requested | opening | opened | blocked | failed | identified
+    provider: null, // the identification provider's name, from identify.requested
+    level: null, // substantial | high, once identified
+    failed: null, // the code of the last identify.failed
+    url: null, // the provider's address while the flow is open (the fallback link)
+    video: 'off', // off | requested | on, as the gateway's video.state says
+    purpose: null,
+    answering: false, // Allow video or Decline pressed, the gateway's answer not yet here
+    camera: 'off', // off | starting | on
+  };
+}
+
+const IDENTIFY_FAILED_KEYS = {
+  cancelled: 'line.identify.failed.cancelled',
+  level_too_low: 'line.identify.failed.level_too_low',
+  expired: 'line.identify.failed.expired',
+  failed: 'line.identify.failed.failed',
+};
+const IDENTIFY_STATE_KEYS = {
+  requested: 'line.identify.requested',
+  opening: 'line.identify.opening',
+  opened: 'line.identify.opened',
+  blocked: 'line.identify.blocked',
+};
+const PURPOSE_KEYS = {
+  see_document: 'line.videoPurpose.see_document',
+  assess_situation: 'line.videoPurpose.assess_situation',
+  sign_language: 'line.videoPurpose.sign_language',
+  other: 'line.videoPurpose.other',
 };
 
 const sig = new SignalingClient();
-let media = null;
 let pendingStream = null;
 let timerHandle = null;
 let pendingFocus = false;
 const tokens = new TokenStore(`line.${lineId}`);
 const roster = new Roster();
 let reconnectGeneration = 0;
+let identifyWindow = null; // the provider's popup, closed when the flow is over
+let focusVideoDialog = false;
+const camera = cameraControl({ state, media: () => callMedia.current, render, signaling: sig });
+const callMedia = new CallMediaSlot({
+  signaling: sig, state, render, abandon: abandonCall, onVideoFailure: camera.failed,
+  inCall: () => state.phase === 'queued' || state.phase === 'connected',
+  audioElement: els.audio, videoContainer: els.remoteVideo, previewElement: els.localVideo,
+});
 
 // ---- rendering ---------------------------------------------------------------------------
 
@@ -221,7 +284,93 @@ function render() {
     setText(els.alertText, '');
   }
 
+  renderStepUp();
+  keepStepUpFocus(activeBefore);
   manageFocus(activeBefore);
+}
+
+function identifyText() {
+  const s = state.stepup;
+  if (s.identify === 'identified') {
+    return s.provider
+      ? t('line.identify.done', { level: levelText(s.level), provider: s.provider })
+      : t('line.identify.doneLevel', { level: levelText(s.level) });
+  }
+  if (s.identify === 'failed') return t(IDENTIFY_FAILED_KEYS[s.failed] || IDENTIFY_FAILED_KEYS.failed);
+  return IDENTIFY_STATE_KEYS[s.identify] ? t(IDENTIFY_STATE_KEYS[s.identify]) : '';
+}
+
+function videoOffText(by, reason) {
+  if (reason === 'declined') return t('line.video.off.declined');
+  if (reason === 'withdrawn' || by === 'resident') return t('line.video.off.withdrawn');
+  if (by === 'professional') return t('line.video.off.professional');
+  if (by === 'interpreter') return t('line.video.off.interpreter');
+  return t('line.video.off.stopped');
+}
+
+function renderStepUp() {
+  const s = state.stepup;
+  const inCall = state.phase === 'connected';
+  const online = sig.connected && !state.reconnecting;
+
+  els.identifyBox.hidden = !inCall || s.identify === 'none';
+  setText(els.identifyText, inCall ? identifyText() : '');
+  const flowOpen = inCall && s.identify !== 'none' && s.identify !== 'identified';
+  els.identifyExplain.hidden = !flowOpen;
+  setText(els.identifyExplain, s.provider
+    ? t('line.identify.explain', { provider: s.provider }) : t('line.identify.explainNoProvider'));
+  // Identify stays while the flow is open: pressed again it starts a new flow (the window
+  // was closed by mistake, say); the old one stops working.
+  // While a flow is being opened it is busy, not disabled (a disabled button loses focus);
+  // identify() ignores a second press.
+  els.identify.hidden = !flowOpen;
+  els.identify.disabled = !online;
+  els.identify.setAttribute('aria-busy', String(s.identify === 'opening'));
+  const blocked = flowOpen && s.identify === 'blocked' && Boolean(s.url);
+  els.identifyFallback.hidden = !blocked;
+  if (blocked) els.identifyLink.href = s.url;
+  else els.identifyLink.removeAttribute('href');
+
+  const asking = inCall && s.video === 'requested';
+  setText(els.videoPurpose, s.purpose ? t(PURPOSE_KEYS[s.purpose] || PURPOSE_KEYS.other) : '');
+  // aria-disabled, not disabled: the pressed button keeps focus while the gateway answers.
+  for (const button of [els.allowVideo, els.declineVideo]) {
+    button.setAttribute('aria-disabled', String(s.answering || !online));
+  }
+  els.allowVideo.setAttribute('aria-busy', String(s.answering));
+  if (asking && !els.videoDialog.open) {
+    els.videoDialog.show();
+    focusVideoDialog = true;
+  } else if (!asking && els.videoDialog.open) {
+    els.videoDialog.close();
+  }
+  if (focusVideoDialog && els.videoDialog.open) els.videoDialog.focus();
+  focusVideoDialog = false;
+
+  const on = inCall && s.video === 'on';
+  videoArea.render(on, callMedia.current);
+  setText(els.videoState, on ? t(s.camera === 'starting' ? 'line.video.starting' : 'line.video.on') : '');
+}
+
+// Focus that was in the identification or video parts when they changed (the dialog
+// answered, the video stopped, identified) goes to what replaced them, not to <body>.
+function keepStepUpFocus(activeBefore) {
+  if (!activeBefore) return;
+  let next;
+  if (els.identifyBox.contains(activeBefore)) next = [els.identify, els.identifyHeading];
+  else if (els.videoDialog.contains(activeBefore) || els.videoBox.contains(activeBefore)) {
+    next = [els.stopVideo];
+  } else {
+    return;
+  }
+  const shown = (el) => el.isConnected && !el.disabled && !el.closest('[hidden]')
+    && !(el.closest('dialog') && !el.closest('dialog').open);
+  const active = document.activeElement;
+  // Closing a dialog gives focus back to what had it before the question came (Hang up,
+  // say): after an answer it goes on from the answer instead.
+  const answered = els.videoDialog.contains(activeBefore) && !els.videoDialog.open;
+  if (!answered && active && active !== document.body && shown(active)) return;
+  (next.find(shown) || els.callHeading).focus();
 }
 
 // When the button that had focus disappears (Call -> Cancel -> Hang up), move focus to the
@@ -335,6 +484,7 @@ async function connectSocket() {
   await sig.connect();
   const hello = await sig.request('hello', { protocol: PROTOCOL_VERSION });
   state.iceServers = Array.isArray(hello.iceServers) ? hello.iceServers : [];
+  showDemo(hello.demoIdentification);
   const watched = await sig.request('line.watch', { line: lineId });
   state.status = watched.status || state.status;
 }
@@ -368,8 +518,7 @@ async function connect() {
 
 function teardownMedia() {
   stopTimer();
-  if (media) media.close();
-  media = null;
+  callMedia.close();
   if (pendingStream) stopStream(pendingStream);
   pendingStream = null;
   state.connectedAt = null;
@@ -379,8 +528,26 @@ function teardownMedia() {
   state.reconnecting = false;
   state.participantId = null;
   state.notice = '';
+  forgetStepUp();
   roster.reset();
   reconnectGeneration += 1;
+}
+
+// The call is over: no identification flow, no question, no video any more.
+function forgetStepUp() {
+  state.stepup = freshStepUp();
+  if (els.videoDialog.open) els.videoDialog.close();
+  closeIdentifyWindow();
+}
+
+function closeIdentifyWindow() {
+  const popup = identifyWindow;
+  identifyWindow = null;
+  try {
+    if (popup && !popup.closed) popup.close();
+  } catch {
+    // not ours to close any more
+  }
 }
 
 function fail(code, phase = 'idle') {
@@ -390,28 +557,6 @@ function fail(code, phase = 'idle') {
   state.message = null;
   state.error = { code };
   render();
-}
-
-function makeMedia(stream) {
-  const current = new CallMedia({
-    signaling: sig,
-    iceServers: state.iceServers,
-    stream,
-    audioElement: els.audio,
-    onFailure: (code) => {
-      if (media !== current) return;
-      // A dropped socket is handled by reconnecting, not by ending the call.
-      if (state.reconnecting || code === 'connection_closed') return;
-      abandonCall(code);
-    },
-    onRenegotiationFailure: () => {
-      if (media !== current) return;
-      state.error = { code: 'renegotiation_failed' };
-      render();
-    },
-  });
-  if (state.muted) current.setMuted(true);
-  return current;
 }
 
 async function startCall() {
@@ -450,42 +595,14 @@ async function startCall() {
   if (state.phase !== 'joining') return;
 
   pendingStream = null;
-  const current = makeMedia(stream);
-  media = current;
+  const current = callMedia.open(stream);
   state.phase = 'queued';
   render();
 
   try {
     await current.sendOffer();
   } catch (err) {
-    if (media === current && !state.reconnecting) abandonCall(errorCode(err, 'media_failed'));
-  }
-}
-
-// A fresh peer connection (after a reload, or when the old one did not survive the drop):
-// microphone again, then our offer; the gateway offers the others' audio afterwards.
-async function startFreshMedia(micStream = null) {
-  if (media) media.close();
-  media = null;
-  let stream = micStream;
-  if (!stream) {
-    try {
-      stream = await getMicrophone();
-    } catch (err) {
-      abandonCall(errorCode(err, 'microphone_unsupported'));
-      return;
-    }
-  }
-  if (!(state.phase === 'queued' || state.phase === 'connected') || media) {
-    stopStream(stream);
-    return;
-  }
-  const current = makeMedia(stream);
-  media = current;
-  try {
-    await current.sendOffer();
-  } catch (err) {
-    if (media === current && !state.reconnecting && err && err.code !== 'connection_closed') {
+    if (callMedia.current === current && !state.reconnecting) {
       abandonCall(errorCode(err, 'media_failed'));
     }
   }
@@ -508,12 +625,27 @@ async function enterFromResume(result, keptMedia, stream = null) {
     if (result.position !== undefined) state.position = result.position;
     if (result.estimatedWaitSeconds !== undefined) state.wait = result.estimatedWaitSeconds;
   }
+  restoreStepUp(result);
   render();
-  if (!keptMedia || !media) {
-    await startFreshMedia(stream);
-  } else if (stream) {
-    stopStream(stream);
+  // The kept peer connection, or a fresh one (after a reload, or when the old one did not
+  // survive the drop).
+  await callMedia.renew(keptMedia, stream);
+  // A fresh peer connection carries the camera again when video is on.
+  if (state.phase === 'connected' && state.stepup.video === 'on') camera.start();
+}
+
+// Back in a call (resume): whether this resident is identified, and the call's video.
+function restoreStepUp(result) {
+  if (result.phase !== 'call') return;
+  const s = state.stepup;
+  const self = (Array.isArray(result.participants) ? result.participants : [])
+    .find((p) => p && p.id === state.participantId);
+  if (self && self.identified) {
+    s.identify = 'identified';
+    s.level = self.identified;
   }
+  const video = result.video || { state: 'off', purpose: null };
+  applyVideoState({ state: video.state, purpose: video.purpose }, { quiet: true, startCamera: false });
 }
 
 // The place is gone (used or expired token, ended call): say so, offer to call again.
@@ -585,7 +717,7 @@ async function reconnect() {
       await sig.connect();
       const hello = await sig.request('hello', { protocol: PROTOCOL_VERSION });
       state.iceServers = Array.isArray(hello.iceServers) ? hello.iceServers : [];
-      const keepMedia = mediaKeepable(media);
+      const keepMedia = mediaKeepable(callMedia.current);
       // Without the old peer connection, the microphone is ready before the resume, so
       // the new connection exists before the gateway's first offer event can arrive.
       if (!keepMedia && !spare) spare = await getMicrophone();
@@ -704,9 +836,9 @@ async function hangUp() {
 }
 
 function toggleMute() {
-  if (!media) return;
+  if (!callMedia.current) return;
   state.muted = !state.muted;
-  media.setMuted(state.muted);
+  callMedia.current.setMuted(state.muted);
   render();
 }
 
@@ -714,6 +846,153 @@ function announce(text) {
   state.notice = text;
   render();
 }
+
+// ---- identification and video -------------------------------------------------------------
+
+// Identify: a new flow at the gateway, its address opened in a popup (or, when the browser
+// blocks it, a link the resident follows to a new tab). The call page stays where it is.
+async function identify() {
+  const s = state.stepup;
+  if (state.phase !== 'connected' || s.identify === 'none' || s.identify === 'identified'
+    || s.identify === 'opening') return;
+  s.identify = 'opening';
+  s.url = null;
+  state.error = null;
+  render();
+  let url = null;
+  try {
+    const result = await sig.request('identify.start');
+    url = safeUrl(result && result.url);
+    if (!url) throw Object.assign(new Error('no address'), { code: 'internal_error' });
+  } catch (err) {
+    if (state.stepup !== s || s.identify !== 'opening') return;
+    s.identify = 'requested';
+    state.error = { code: errorCode(err, 'internal_error') };
+    render();
+    return;
+  }
+  if (state.stepup !== s || s.identify !== 'opening') return;
+  s.url = url;
+  s.identify = openIdentifyWindow(url) ? 'opened' : 'blocked';
+  announce(identifyText());
+}
+
+// Only web addresses are opened (never javascript: or the like).
+function safeUrl(value) {
+  if (typeof value !== 'string' || !value) return null;
+  try {
+    const url = new URL(value, window.location.href);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+function openIdentifyWindow(url) {
+  closeIdentifyWindow();
+  let popup = null;
+  try {
+    popup = window.open(url, 'tukilinja-identify', 'popup,width=520,height=720');
+  } catch {
+    popup = null;
+  }
+  if (!popup) return false;
+  // The provider's pages get no handle on this page (window.opener): cut it while the
+  // popup is still the opener's about:blank. The reference kept here only closes it.
+  try {
+    popup.opener = null;
+  } catch {
+    // already cut
+  }
+  identifyWindow = popup;
+  return true;
+}
+
+// `startCamera`: false when the caller starts the camera itself (on the peer connection
+// that will carry it).
+function applyVideoState(event, { quiet = false, startCamera = true } = {}) {
+  const s = state.stepup;
+  const before = s.video;
+  s.answering = false;
+  if (event.state === 'requested') {
+    s.video = 'requested';
+    s.purpose = event.purpose || null;
+    if (!quiet && before !== 'requested') state.notice = t('line.video.asked');
+  } else if (event.state === 'on') {
+    s.video = 'on';
+    s.purpose = event.purpose || s.purpose;
+    if (!quiet && before !== 'on') state.notice = t('line.video.on');
+    if (startCamera) camera.start();
+  } else {
+    s.video = 'off';
+    s.purpose = null;
+    camera.stop();
+    if (!quiet && before !== 'off') state.notice = videoOffText(event.by, event.reason);
+  }
+  render();
+}
+
+async function answerVideo(allow) {
+  const s = state.stepup;
+  if (state.phase !== 'connected' || s.video !== 'requested' || s.answering || !sig.connected) return;
+  s.answering = true;
+  state.error = null;
+  render();
+  try {
+    await sig.request('video.consent', { allow });
+  } catch (err) {
+    if (state.stepup !== s || !s.answering) return;
+    s.answering = false;
+    const code = errorCode(err, 'internal_error');
+    // No question waiting any more (taken back meanwhile): nothing to answer.
+    if (code === 'invalid_state') s.video = 'off';
+    else state.error = { code };
+    render();
+  }
+}
+
+sig.on('identify.requested', (event) => {
+  if (state.phase !== 'connected' || !roster.ours(event)) return;
+  const s = state.stepup;
+  if (s.identify === 'identified') return;
+  if (event.provider) s.provider = String(event.provider);
+  // Asked again while the provider's window is open: that flow goes on.
+  if (s.identify !== 'opening' && s.identify !== 'opened') s.identify = 'requested';
+  // Announced, not focused: the resident may be in the middle of something; Identify is
+  // the next button in the call panel.
+  announce(t('line.identify.requested'));
+});
+
+sig.on('participant.identified', (event) => {
+  if (state.phase !== 'connected' || !roster.ours(event)) return;
+  if (event.participantId && roster.byId.has(event.participantId)) {
+    roster.put({ id: event.participantId, identified: event.level || null });
+  }
+  if (event.participantId !== state.participantId) return;
+  const s = state.stepup;
+  s.identify = 'identified';
+  s.level = event.level || s.level;
+  if (event.provider) s.provider = String(event.provider);
+  s.url = null;
+  closeIdentifyWindow();
+  announce(identifyText());
+});
+
+sig.on('identify.failed', (event) => {
+  if (state.phase !== 'connected' || !roster.ours(event)) return;
+  const s = state.stepup;
+  if (s.identify === 'identified') return;
+  s.identify = 'failed';
+  s.failed = IDENTIFY_FAILED_KEYS[event.code] ? event.code : 'failed';
+  s.url = null;
+  closeIdentifyWindow();
+  announce(identifyText());
+});
+
+sig.on('video.state', (event) => {
+  if (state.phase !== 'connected' || !roster.ours(event)) return;
+  applyVideoState(event);
+});
 
 const END_REASON_KEYS = {
   peer_left: 'call.endedReason.peer_left',
@@ -840,6 +1119,18 @@ els.hangup.addEventListener('click', () => {
   hangUp();
 });
 els.mute.addEventListener('click', toggleMute);
+els.identify.addEventListener('click', () => {
+  identify();
+});
+els.allowVideo.addEventListener('click', () => {
+  if (els.allowVideo.getAttribute('aria-disabled') !== 'true') answerVideo(true);
+});
+els.declineVideo.addEventListener('click', () => {
+  if (els.declineVideo.getAttribute('aria-disabled') !== 'true') answerVideo(false);
+});
+els.stopVideo.addEventListener('click', () => {
+  camera.stopVideo();
+});
 els.volume.addEventListener('input', () => {
   els.audio.volume = Number(els.volume.value);
 });
@@ -854,7 +1145,9 @@ els.retry.addEventListener('click', () => {
 });
 
 window.addEventListener('pagehide', () => {
-  // The token stays: a reload (or the back/forward cache) comes back into the place.
+  // The token stays: a reload (or the back/forward cache) comes back into the place. So
+  // does an identification being completed in the provider's window: it is left open.
+  identifyWindow = null;
   teardownMedia();
   sig.close();
 });

@@ -1,20 +1,28 @@
-// Professional console: the queues of one's own service lines and answering callers.
+// Professional console: the queues of one's own service lines and answering callers; in a
+// call, asking the resident to identify strongly and, once identified, asking for video
+// (docs/protocol.md, `identify.*`, `video.*`).
+//
+// The resident's identity lives only in `state.stepup.identity` and the call view's list
+// while the call lasts: never in storage, a log line or the page after the call.
 
 import {
   initI18n, onLanguageChange, t, lang, describeLineStatus, formatQueueLength, formatLineWait,
-  errorMessage, formatDuration,
+  errorMessage, formatDuration, formatDate,
 } from './i18n.js';
 import { SignalingClient, PROTOCOL_VERSION, errorCode } from './signaling.js';
-import { CallMedia, getMicrophone, stopStream } from './rtc.js';
+import { showDemo, checkDemo } from './demo.js';
+import { getMicrophone, stopStream } from './rtc.js';
 import {
   TokenStore, Roster, renderRoster, reconnectLoop, FINAL_RESUME_ERRORS, mediaKeepable, joinedText, leftText,
-  reconnectingText, backText, languageName,
+  reconnectingText, backText, languageName, levelText, CallMediaSlot,
 } from './room.js';
+import { VideoArea, cameraControl, purposeLabel, videoOffKey } from './video.js';
 
 // Languages an interpreter can be invited for (BCP 47), shown by Intl.DisplayNames.
 const INTERPRETER_LANGUAGES = ['fi', 'sv', 'en', 'ru', 'ar', 'uk', 'so'];
 
 const $ = (id) => document.getElementById(id);
+const videoArea = new VideoArea($('video-box'), { caption: 'pro.video.remote', selfView: true });
 const els = {
   status: $('status'),
   alert: $('alert'),
@@ -53,6 +61,20 @@ const els = {
   wrapup: $('wrapup'),
   wrapupText: $('wrapup-text'),
   ready: $('ready-button'),
+  stepupHeading: $('stepup-heading'),
+  identifiedBadge: $('identified-badge'),
+  identity: $('identity'),
+  identifyState: $('identify-state'),
+  identify: $('identify-button'),
+  videoForm: $('video-form'),
+  videoPurpose: $('video-purpose'),
+  requestVideo: $('request-video-button'),
+  videoState: $('video-state'),
+  videoRequestRow: $('video-request-row'),
+  cancelVideo: $('cancel-video-button'),
+  remoteVideo: videoArea.remote,
+  localVideo: videoArea.self,
+  stopVideo: videoArea.stop,
 };
 const SOUND_KEY = 'tukilinja.pro.sound';
 
@@ -81,14 +103,50 @@ const state = {
   wrapupUntil: 0, // Date.now() until which the console is in wrap-up after a call
   wrapupLine: null,
   queues: new Map(), // line id -> {waiting: [{id, position, waitedSeconds}], at, staffAvailable, staffAway}
+  stepup: freshStepUp(), // identification and video in the current call
+};
+
+// Identification and video of one call; replaced by a fresh one when the call ends.
+function freshStepUp() {
+  return {
+    identify: 'none', // none | waiting | failed | identified
+    failed: null, // the code of the last identify.failed
+    identity: null, // {name, code, birthdate, level, provider}: this call only
+    level: null, // the level alone (after a rejoin the identity itself is not sent again)
+    error: null, // the last refused request's code, shown by its button
+    requesting: false, // identify.request or video.request on its way
+    video: 'off', // off | requested | on, as the gateway's video.state says
+    purpose: null,
+    videoMessage: null, // why video went off, shown until it changes again
+    camera: 'off', // off | starting | on
+  };
+}
+
+const IDENTIFY_FAILED_KEYS = {
+  cancelled: 'pro.identify.failed.cancelled',
+  level_too_low: 'pro.identify.failed.level_too_low',
+  expired: 'pro.identify.failed.expired',
+  failed: 'pro.identify.failed.failed',
+};
+const VIDEO_OFF_KEYS = {
+  declined: 'pro.video.off.declined',
+  withdrawn: 'pro.video.off.withdrawn',
+  stopped: 'pro.video.off.stopped',
 };
 
 const sig = new SignalingClient();
-let media = null;
 let focusAfterRender = null;
 const tokens = new TokenStore('pro');
 const roster = new Roster();
 let reconnectGeneration = 0;
+const camera = cameraControl({
+  state, media: () => callMedia.current, render, signaling: sig, stopsRequest: true,
+});
+const callMedia = new CallMediaSlot({
+  signaling: sig, state, render, abandon: abandonCall, onVideoFailure: camera.failed,
+  inCall: () => state.phase === 'incall',
+  audioElement: els.audio, videoContainer: els.remoteVideo, previewElement: els.localVideo,
+});
 
 function lineName(id) {
   return state.names[id] || id;
@@ -333,6 +391,9 @@ function render() {
   }
   els.removeInterpreter.hidden = !interpreter;
   els.removeInterpreter.disabled = !online;
+  const activeBefore = document.activeElement;
+  renderStepUp(inCall, online);
+  keepStepUpFocus(activeBefore);
 
   setText(els.status, statusMessage());
   if (state.error) {
@@ -350,6 +411,83 @@ function render() {
     }
     focusAfterRender = null;
   }
+}
+
+// The identity as a definition list: only the fields the gateway gave (after a rejoin the
+// level alone). Rebuilt only when it changes; emptied when the call ends.
+function renderIdentity(s) {
+  const rows = [];
+  const identity = s.identity || {};
+  if (identity.name) rows.push(['pro.identify.name', identity.name]);
+  if (identity.code) rows.push(['pro.identify.code', identity.code]);
+  if (identity.birthdate) rows.push(['pro.identify.birthdate', formatDate(identity.birthdate)]);
+  const level = identity.level || s.level;
+  if (level) rows.push(['pro.identify.level', levelText(level)]);
+  if (identity.provider) rows.push(['pro.identify.provider', identity.provider]);
+  const signature = rows.map(([key, value]) => `${t(key)}|${value}`).join('\n');
+  if (els.identity.dataset.signature !== signature) {
+    els.identity.dataset.signature = signature;
+    els.identity.replaceChildren(...rows.flatMap(([key, value]) => {
+      const dt = document.createElement('dt');
+      dt.textContent = t(key);
+      const dd = document.createElement('dd');
+      dd.textContent = value;
+      return [dt, dd];
+    }));
+  }
+  if (!rows.length) delete els.identity.dataset.signature;
+  els.identity.hidden = rows.length === 0;
+}
+
+function identifyStateText(s) {
+  if (s.error === 'identification_unavailable') return errorMessage(s.error);
+  if (s.identify === 'waiting') return t('pro.identify.waiting');
+  if (s.identify === 'failed') return t(IDENTIFY_FAILED_KEYS[s.failed] || IDENTIFY_FAILED_KEYS.failed);
+  if (s.identify === 'identified') return '';
+  return t('pro.identify.anonymous');
+}
+
+function videoStateText(s) {
+  if (s.error === 'not_identified') return errorMessage(s.error);
+  if (s.video === 'requested') return t('pro.video.waiting');
+  if (s.video === 'on') {
+    return t('pro.video.on', { purpose: purposeLabel(s.purpose) });
+  }
+  return s.videoMessage ? t(s.videoMessage) : '';
+}
+
+function renderStepUp(inCall, online) {
+  const s = state.stepup;
+  const identified = inCall && s.identify === 'identified';
+  els.identifiedBadge.hidden = !identified;
+  renderIdentity(inCall ? s : freshStepUp());
+  setText(els.identifyState, inCall ? identifyStateText(s) : '');
+  // Not disabled while a request is on its way (a disabled button loses focus): the
+  // handlers ignore a second press.
+  els.identify.hidden = !inCall || identified;
+  els.identify.disabled = !online;
+  els.identify.setAttribute('aria-busy', String(s.requesting));
+
+  els.videoForm.hidden = !identified || s.video !== 'off';
+  els.requestVideo.disabled = !online;
+  els.requestVideo.setAttribute('aria-busy', String(s.requesting));
+  setText(els.videoState, inCall ? videoStateText(s) : '');
+  els.videoRequestRow.hidden = !inCall || s.video !== 'requested';
+  els.cancelVideo.disabled = !online;
+
+  videoArea.render(inCall && s.video === 'on', callMedia.current);
+}
+
+// Focus that was on a control of identification or video that went away (the request
+// sent, the video on or off, identified) moves to the control that replaced it.
+function keepStepUpFocus(activeBefore) {
+  const tools = els.stepupHeading.parentElement;
+  if (!activeBefore || !tools.contains(activeBefore)) return;
+  const shown = (el) => el.isConnected && !el.disabled && !el.closest('[hidden]');
+  const active = document.activeElement;
+  if (active && active !== document.body && shown(active)) return;
+  const next = [els.stopVideo, els.cancelVideo, els.requestVideo, els.identify].find(shown);
+  (next || els.stepupHeading).focus();
 }
 
 function formatExpiry(iso) {
@@ -374,6 +512,7 @@ async function loadNames() {
     if (!response.ok) return;
     const body = await response.json();
     for (const line of body.lines || []) state.names[line.id] = line.name;
+    showDemo(body.demoIdentification);
   } catch (err) {
     console.warn('could not load line names', err);
   }
@@ -518,8 +657,7 @@ async function connect() {
 // ---- call --------------------------------------------------------------------------------
 
 function endCall() {
-  if (media) media.close();
-  media = null;
+  callMedia.close();
   if (state.call) {
     const ended = state.call.callId;
     state.rejoinable = state.rejoinable.filter((c) => c.callId !== ended);
@@ -533,58 +671,11 @@ function endCall() {
   state.inviting = false;
   state.notice = '';
   state.lastLeft = null;
+  state.stepup = freshStepUp();
+  els.identity.replaceChildren();
+  delete els.identity.dataset.signature;
   roster.reset();
   reconnectGeneration += 1;
-}
-
-function makeMedia(stream) {
-  const current = new CallMedia({
-    signaling: sig,
-    iceServers: state.iceServers,
-    stream,
-    audioElement: els.audio,
-    onFailure: (code) => {
-      if (media !== current) return;
-      if (state.reconnecting || code === 'connection_closed') return;
-      abandonCall(code);
-    },
-    onRenegotiationFailure: () => {
-      if (media !== current) return;
-      state.error = { code: 'renegotiation_failed' };
-      render();
-    },
-  });
-  if (state.muted) current.setMuted(true);
-  return current;
-}
-
-// A new peer connection for the call (after answering, rejoining, a reload, or when the
-// old one did not survive a drop): our offer, then the gateway offers the others' audio.
-async function startFreshMedia(stream = null) {
-  if (media) media.close();
-  media = null;
-  let micStream = stream;
-  if (!micStream) {
-    try {
-      micStream = await getMicrophone();
-    } catch (err) {
-      abandonCall(errorCode(err, 'microphone_unsupported'));
-      return;
-    }
-  }
-  if (state.phase !== 'incall' || media) {
-    stopStream(micStream);
-    return;
-  }
-  const current = makeMedia(micStream);
-  media = current;
-  try {
-    await current.sendOffer();
-  } catch (err) {
-    if (media === current && !state.reconnecting && err && err.code !== 'connection_closed') {
-      abandonCall(errorCode(err, 'media_failed'));
-    }
-  }
 }
 
 // In the call as `result` says (staff.answer_next, call.rejoin or resume).
@@ -599,17 +690,33 @@ async function enterCall(result, { keptMedia = false, stream = null } = {}) {
   };
   state.rejoinable = state.rejoinable.filter((c) => c.callId !== result.callId);
   roster.reset(state.call.callId, state.participantId, result.participants);
+  if (!sameCall) state.stepup = freshStepUp();
+  restoreStepUp(result);
   state.phase = 'incall';
   state.error = null;
   state.message = null;
   if (!sameCall) focusAfterRender = () => els.hangup;
   state.wrapupUntil = 0;
   render();
-  if (!keptMedia || !media) {
-    await startFreshMedia(stream);
-  } else if (stream) {
-    stopStream(stream);
+  // The kept peer connection, or a new one (after answering, rejoining, a reload, or when
+  // the old one did not survive a drop).
+  await callMedia.renew(keptMedia, stream);
+  // A fresh peer connection carries the camera again when video is on.
+  if (state.phase === 'incall' && state.stepup.video === 'on') camera.start();
+}
+
+// In a call again (rejoin, resume): whether the resident is identified (the level; the
+// identity itself came only with participant.identified), and the call's video.
+function restoreStepUp(result) {
+  const s = state.stepup;
+  const resident = (Array.isArray(result.participants) ? result.participants : [])
+    .find((p) => p && p.role === 'resident');
+  if (resident && resident.identified) {
+    s.identify = 'identified';
+    s.level = resident.identified;
   }
+  const video = result.video || { state: 'off', purpose: null };
+  applyVideoState({ state: video.state, purpose: video.purpose }, { quiet: true, startCamera: false });
 }
 
 async function answerNext(id) {
@@ -749,7 +856,7 @@ async function reconnect() {
         throw Object.assign(new Error('signed out'), { code: 'unauthorized' });
       }
       state.iceServers = Array.isArray(hello.iceServers) ? hello.iceServers : [];
-      const keepMedia = mediaKeepable(media);
+      const keepMedia = mediaKeepable(callMedia.current);
       // Without the old peer connection, the microphone is ready before the resume, so
       // the new connection exists before the gateway's first offer event can arrive.
       if (!keepMedia && !spare) spare = await getMicrophone();
@@ -848,9 +955,9 @@ async function hangUp() {
 }
 
 function toggleMute() {
-  if (!media) return;
+  if (!callMedia.current) return;
   state.muted = !state.muted;
-  media.setMuted(state.muted);
+  callMedia.current.setMuted(state.muted);
   render();
 }
 
@@ -914,6 +1021,119 @@ async function removeInterpreter() {
   }
   render();
 }
+
+// ---- identification and video -------------------------------------------------------------
+
+function requestIdentification() {
+  return stepUpRequest('identify.request', {}, (s) => s.identify !== 'identified', (s) => {
+    if (s.identify !== 'identified') {
+      s.identify = 'waiting';
+      s.failed = null;
+    }
+  });
+}
+
+function requestVideo(event) {
+  event.preventDefault();
+  const purpose = els.videoPurpose.value;
+  return stepUpRequest('video.request', { purpose }, (s) => s.video === 'off', (s) => {
+    // video.state (requested) says the rest; it may come before or after this result.
+    if (s.video === 'off') {
+      s.video = 'requested';
+      s.purpose = els.videoPurpose.value;
+      s.videoMessage = null;
+    }
+  });
+}
+
+// identify.request or video.request, one at a time: sent when `allowed(s)` in a call;
+// `accepted(s)` applies the result to the call's step-up (not when the call changed).
+async function stepUpRequest(type, fields, allowed, accepted) {
+  const s = state.stepup;
+  if (state.phase !== 'incall' || !allowed(s) || s.requesting) return;
+  s.requesting = true;
+  s.error = null;
+  state.error = null;
+  render();
+  try {
+    await sig.request(type, fields);
+    if (state.stepup === s) accepted(s);
+  } catch (err) {
+    if (state.stepup !== s) return;
+    stepUpRefused(s, err);
+  } finally {
+    s.requesting = false;
+  }
+  render();
+}
+
+// A refused identify.request / video.request: the alert, and the reason by the button.
+function stepUpRefused(s, err) {
+  const code = errorCode(err, 'internal_error');
+  if (code === 'connection_closed') return;
+  s.error = code;
+  state.error = { code };
+}
+
+// `startCamera`: false when the caller starts the camera itself (on the peer connection
+// that will carry it).
+function applyVideoState(event, { quiet = false, startCamera = true } = {}) {
+  const s = state.stepup;
+  const before = s.video;
+  if (event.state === 'requested') {
+    s.video = 'requested';
+    s.purpose = event.purpose || s.purpose;
+    s.videoMessage = null;
+  } else if (event.state === 'on') {
+    s.video = 'on';
+    s.purpose = event.purpose || s.purpose;
+    s.videoMessage = null;
+    if (startCamera) camera.start();
+  } else {
+    s.video = 'off';
+    camera.stop();
+    if (before !== 'off') s.videoMessage = videoOffKey(VIDEO_OFF_KEYS, event, before);
+    s.purpose = null;
+  }
+  if (s.video !== 'off' && s.error === 'not_identified') s.error = null;
+  if (!quiet && before !== s.video) state.notice = videoStateText(s);
+  render();
+}
+
+sig.on('participant.identified', (event) => {
+  if (state.phase !== 'incall' || !roster.ours(event)) return;
+  if (event.participantId && roster.byId.has(event.participantId)) {
+    roster.put({ id: event.participantId, identified: event.level || null });
+  }
+  const s = state.stepup;
+  s.identify = 'identified';
+  s.failed = null;
+  s.error = null;
+  s.level = event.level || s.level;
+  const identity = event.identity && typeof event.identity === 'object' ? event.identity : null;
+  if (identity) {
+    // Only the known fields, as text.
+    s.identity = {};
+    for (const key of ['name', 'code', 'birthdate', 'level', 'provider']) {
+      if (identity[key] !== undefined && identity[key] !== null) s.identity[key] = String(identity[key]);
+    }
+  }
+  announce(t('pro.identify.announce', { level: levelText(s.level) }));
+});
+
+sig.on('identify.failed', (event) => {
+  if (state.phase !== 'incall' || !roster.ours(event)) return;
+  const s = state.stepup;
+  if (s.identify === 'identified') return;
+  s.identify = 'failed';
+  s.failed = IDENTIFY_FAILED_KEYS[event.code] ? event.code : 'failed';
+  announce(t(IDENTIFY_FAILED_KEYS[s.failed]));
+});
+
+sig.on('video.state', (event) => {
+  if (state.phase !== 'incall' || !roster.ours(event)) return;
+  applyVideoState(event);
+});
 
 const END_REASON_KEYS = {
   removed: 'call.endedReason.removed',
@@ -1080,12 +1300,21 @@ els.invite.addEventListener('click', () => {
 els.inviteForm.addEventListener('submit', (event) => {
   createInvite(event);
 });
-els.copyLink.addEventListener('click', () => {
-  copyInvite();
+els.videoForm.addEventListener('submit', (event) => {
+  requestVideo(event);
 });
-els.removeInterpreter.addEventListener('click', () => {
-  removeInterpreter();
-});
+// Buttons that start a request: the click does not wait for it.
+for (const [button, action] of [
+  [els.copyLink, copyInvite],
+  [els.removeInterpreter, removeInterpreter],
+  [els.identify, requestIdentification],
+  [els.cancelVideo, camera.stopVideo],
+  [els.stopVideo, camera.stopVideo],
+]) {
+  button.addEventListener('click', () => {
+    action();
+  });
+}
 els.retry.addEventListener('click', () => {
   if (!state.me) {
     window.location.reload();
@@ -1144,6 +1373,7 @@ async function main() {
     return;
   }
   if (!me) {
+    checkDemo();
     tokens.clear();
     state.phase = 'signedout';
     render();

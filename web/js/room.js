@@ -1,10 +1,13 @@
 // Shared parts of a call as a room of participants (docs/protocol.md): the resume token,
-// automatic reconnection after a dropped socket, and the list of who is on the line.
+// automatic reconnection after a dropped socket, the page's peer connection for the call,
+// and the list of who is on the line.
 //
 // The resume token lives only in sessionStorage (per tab, gone when the tab closes): never
 // in a URL, a cookie, localStorage or a log line.
 
 import { t, lang } from './i18n.js';
+import { errorCode } from './signaling.js';
+import { CallMedia, getMicrophone, stopStream } from './rtc.js';
 
 export const GRACE_MS = 60000;
 const BACKOFF_MS = [500, 1000, 2000, 4000];
@@ -89,6 +92,106 @@ export function mediaKeepable(media) {
     && media.pc.signalingState === 'stable');
 }
 
+/**
+ * A page's media for its call: one CallMedia at a time (`current`, or null), replaced by a
+ * fresh one after a reload or when the old one did not survive a dropped socket. The
+ * callbacks of a CallMedia that is no longer current do nothing. The page's hooks:
+ * - `signaling`; `state`, the page's state (`iceServers` from hello, `muted`,
+ *   `reconnecting` while the socket is being re-established, `error` for the alert);
+ *   `render()`;
+ * - `inCall()`: is the page still where a fresh peer connection is for (queue or call);
+ * - `abandon(code)`: the media failed: leave the call and say why;
+ * - `onVideoFailure(code)`: sending video failed (a page that sends video);
+ * - `onOpen()`: a new CallMedia is current;
+ * - CallMedia's elements: `audioElement`, `videoContainer`, `previewElement`.
+ */
+export class CallMediaSlot {
+  constructor({
+    signaling, state, render, inCall, abandon, onVideoFailure = null, onOpen = null,
+    audioElement, videoContainer = null, previewElement = null,
+  }) {
+    Object.assign(this, { signaling, state, render, inCall, abandon, onVideoFailure, onOpen });
+    this.elements = { audioElement, videoContainer, previewElement };
+    this.current = null;
+  }
+
+  /** A new CallMedia for the microphone `stream`, now the current one. */
+  open(stream) {
+    const current = new CallMedia({
+      signaling: this.signaling,
+      iceServers: this.state.iceServers,
+      stream,
+      ...this.elements,
+      onVideoChange: () => {
+        if (this.current === current) this.render();
+      },
+      onVideoFailure: this.onVideoFailure && ((code) => {
+        if (this.current === current) this.onVideoFailure(code);
+      }),
+      onFailure: (code) => {
+        if (this.current !== current) return;
+        // A dropped socket is handled by reconnecting, not by ending the call.
+        if (this.state.reconnecting || code === 'connection_closed') return;
+        this.abandon(code);
+      },
+      onRenegotiationFailure: () => {
+        if (this.current !== current) return;
+        this.state.error = { code: 'renegotiation_failed' };
+        this.render();
+      },
+    });
+    if (this.state.muted) current.setMuted(true);
+    this.current = current;
+    if (this.onOpen) this.onOpen();
+    return current;
+  }
+
+  /** Close the current CallMedia (idempotent). */
+  close() {
+    if (this.current) this.current.close();
+    this.current = null;
+  }
+
+  /**
+   * A fresh peer connection for the call: the microphone (`stream`, or asked for now), then
+   * our offer; the gateway offers the others' media afterwards.
+   */
+  async fresh(stream = null) {
+    this.close();
+    let micStream = stream;
+    if (!micStream) {
+      try {
+        micStream = await getMicrophone();
+      } catch (err) {
+        this.abandon(errorCode(err, 'microphone_unsupported'));
+        return;
+      }
+    }
+    if (!this.inCall() || this.current) {
+      stopStream(micStream);
+      return;
+    }
+    const current = this.open(micStream);
+    try {
+      await current.sendOffer();
+    } catch (err) {
+      if (this.current === current && !this.state.reconnecting && err && err.code !== 'connection_closed') {
+        this.abandon(errorCode(err, 'media_failed'));
+      }
+    }
+  }
+
+  /**
+   * Back in the place after a resume: the current peer connection when it was kept
+   * (`kept`, resume with keepMedia), else a fresh one on `stream` (the microphone, when one
+   * is ready; stopped when not needed).
+   */
+  async renew(kept, stream = null) {
+    if (!kept || !this.current) await this.fresh(stream);
+    else stopStream(stream);
+  }
+}
+
 // ---- participants -----------------------------------------------------------------------
 
 /** The language's name in the page's language ("arabia" / "Arabic"), via Intl.DisplayNames. */
@@ -132,6 +235,13 @@ export function participantName(p, form = 'who') {
     return t(keys.interpreterLanguage, { language: languageName(p.language) });
   }
   return t(keys[p.role] || keys.other);
+}
+
+const LEVEL_KEYS = { high: 'call.level.high', substantial: 'call.level.substantial' };
+
+/** An identification level in words ("high"); an unknown one as it came. */
+export function levelText(level) {
+  return LEVEL_KEYS[level] ? t(LEVEL_KEYS[level]) : String(level || '');
 }
 
 export function participantStateText(p) {

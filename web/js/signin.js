@@ -3,6 +3,7 @@
 // bookmarked), exchanged for an HttpOnly session cookie, and the console is opened.
 
 import { initI18n, t, has } from './i18n.js';
+import { checkDemo } from './demo.js';
 
 const $ = (id) => document.getElementById(id);
 const els = { status: $('status'), alert: $('alert'), alertText: $('alert-text') };
@@ -37,6 +38,7 @@ function showError(code, params = {}) {
 async function main() {
   await initI18n();
   document.title = t('signin.title');
+  checkDemo();
   if (!token) {
     showError('missing');
     return;
