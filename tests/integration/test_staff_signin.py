@@ -126,8 +126,7 @@ async def test_a_person_without_lines_gets_no_session(
         response = await open_callback(http, callback)
         assert response.headers["Location"] == "/pro/signin?error=oidc_no_lines"
         assert not any(c.startswith(SESSION_COOKIE) for c in response.headers.getall("Set-Cookie"))
-        status, body = await me(gateway, http)
-        assert status == 401
+        assert (await me(gateway, http))[0] == 401
         async with http.get(gateway.base_url + "/pro/signin?error=oidc_no_lines") as page:
             assert page.status == 200
 
