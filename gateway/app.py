@@ -29,6 +29,7 @@ from gateway.oidc.relying_party import RelyingParty
 from gateway.oidc.routes import callback_url
 from gateway.oidc.transport import AiohttpTransport
 from gateway.server import head_complete, neutral_server_header
+from gateway.staff_signin import staff_signin_ctx
 from media.compat import check_compat
 from media.ice import install_host_address_pinning
 from rooms.clock import Clock, SystemClock
@@ -80,6 +81,8 @@ async def create_app(
     app.cleanup_ctx.append(_store_ctx)
     if identification_settings(config) is not None:
         app.cleanup_ctx.append(_identification_ctx)
+    if config.staff_signin is not None:
+        app.cleanup_ctx.append(staff_signin_ctx)
     app.cleanup_ctx.append(_center_ctx)
     app.on_shutdown.append(_close_sockets)
     add_routes(app)

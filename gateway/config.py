@@ -19,6 +19,11 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from gateway.oidc.config import CLIENT_SECRET_ENV, IdentificationConfig, parse_identification
+from gateway.oidc.staff_config import (
+    STAFF_CLIENT_SECRET_ENV,
+    StaffSigninConfig,
+    parse_staff_signin,
+)
 from media.ice import IcePolicy, IceServer
 from rooms.errors import ConfigError
 from rooms.hours import OpeningHours
@@ -64,6 +69,7 @@ class Config:
     log_level: str = "INFO"
     event_loop: str = "uvloop"
     identification: IdentificationConfig | None = None
+    staff_signin: StaffSigninConfig | None = None
 
     @property
     def base_url(self) -> str:
@@ -163,6 +169,8 @@ def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -
     config = check(apply_env(from_mapping(data), os.environ if env is None else env))
     if config.identification is not None:
         config.identification.check_secret()
+    if config.staff_signin is not None:
+        config.staff_signin.oidc.check_secret("staff_signin", STAFF_CLIENT_SECRET_ENV)
     return config
 
 
@@ -200,7 +208,23 @@ def check(config: Config) -> Config:
                 "demo identification ([identification] demo, TUKILINJA_DEMO_IDENTIFICATION)"
                 " is only for trying out: public_url must be a loopback address too"
             )
+    if config.staff_signin is not None:
+        _check_staff_signin(config, config.staff_signin)
     return config
+
+
+def _check_staff_signin(config: Config, staff: StaffSigninConfig) -> None:
+    """Mapped lines must exist; the two relying parties keep their keys apart."""
+    unknown = sorted(staff.mapped_lines() - set(config.all_lines()))
+    if unknown:
+        raise ConfigError(f"staff_signin maps people to unknown lines: {', '.join(unknown)}")
+    if config.identification is not None:
+        own = Path(staff.oidc.keys_dir).expanduser()
+        if own == Path(config.identification.keys_dir).expanduser():
+            raise ConfigError(
+                "staff_signin.keys_dir must differ from identification.keys_dir:"
+                " each client has keys of its own"
+            )
 
 
 def from_mapping(data: Mapping[str, Any]) -> Config:
@@ -315,6 +339,7 @@ def from_mapping(data: Mapping[str, Any]) -> Config:
             remote_networks=tuple(str(n) for n in ice.get("remote_networks", [])),
         ),
         identification=parse_identification(data.get("identification")),
+        staff_signin=parse_staff_signin(data.get("staff_signin")),
     )
     _check_url(config.public_url)
     return config
@@ -372,6 +397,10 @@ def apply_env(config: Config, env: Mapping[str, str]) -> Config:
     secret = env.get(CLIENT_SECRET_ENV)
     if config.identification is not None and secret:
         changes["identification"] = replace(config.identification, client_secret=secret)
+    staff_secret = env.get(STAFF_CLIENT_SECRET_ENV)
+    if config.staff_signin is not None and staff_secret:
+        oidc = replace(config.staff_signin.oidc, client_secret=staff_secret)
+        changes["staff_signin"] = replace(config.staff_signin, oidc=oidc)
     return replace(config, **changes)
 
 

@@ -12,6 +12,7 @@ from aiohttp import web
 from gateway import auth, keys
 from gateway.identification import identification_settings
 from gateway.oidc.routes import DONE_PATH, add_identification_routes
+from gateway.staff_signin import add_staff_signin_routes
 from gateway.ws import websocket
 
 PAGES: Final = {
@@ -139,6 +140,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/staff/signin", auth.signin)
     app.router.add_get("/api/staff/me", auth.me)
     app.router.add_post("/api/staff/signout", auth.signout)
+    app.router.add_get("/api/staff/signin-options", auth.signin_options)
+    if app[keys.CONFIG].staff_signin is not None:
+        add_staff_signin_routes(app)
     if identification_settings(app[keys.CONFIG]) is not None:
         add_identification_routes(app)
         app.router.add_get(DONE_PATH, _page(root / "identified.html"))

@@ -43,3 +43,5 @@ IDENTIFICATION = web.AppKey("identification", RelyingParty)
 """The OpenID Connect relying party; present only when ``[identification]`` is configured."""
 IDENTIFICATION_HOOKS = web.AppKey("identification_hooks", IdentificationHooks)
 """Where completed identifications go; always present, the call layer sets the hooks."""
+STAFF_SIGNIN = web.AppKey("staff_signin", RelyingParty)
+"""The staff sign-in relying party; present only when ``[staff_signin]`` is configured."""

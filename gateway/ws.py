@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 HARD_FRAME_LIMIT: Final = 1024 * 1024
 MAX_REFUSED: Final = 200
 REPLACED_CLOSE_CODE: Final = 4001  # another socket resumed this one's participant
+SESSION_ENDED_CLOSE_CODE: Final = 4003  # the staff sign-in expired or was signed out
 
 
 def origin_allowed(request: web.Request) -> bool:
@@ -68,7 +69,7 @@ async def _serve(request: web.Request, config: Config, client: ClientState) -> w
     await ws.prepare(request)
     center = app[keys.CENTER]
     dispatcher = app[keys.DISPATCHER]
-    session = center.open_session(staff_from_request(request))
+    session = center.open_session(await staff_from_request(request))
     session.client = client
     app[keys.SOCKETS].add(ws)
     writer = asyncio.ensure_future(_write(ws, session))
@@ -148,3 +149,5 @@ async def _write(ws: web.WebSocketResponse, session: Session) -> None:
         await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"too slow")
     elif session.replaced and not ws.closed:
         await ws.close(code=REPLACED_CLOSE_CODE, message=b"replaced")
+    elif session.ended is not None and not ws.closed:
+        await ws.close(code=SESSION_ENDED_CLOSE_CODE, message=session.ended.encode())

@@ -45,12 +45,12 @@ from rooms.status import LineStatus, line_status
 from rooms.store import Store
 from rooms.switchboard import RoomChange, Switchboard, new_participant_id
 from signaling.clients import ClientTracker
-from signaling.errors import ErrorCode, ProtocolError
+from signaling.errors import ErrorCode, ProtocolError, StaffSessionEnded
 from signaling.local import Link, LocalParticipant, LocalRoom
-from signaling.session import Role, Session
+from signaling.session import SESSION_EXPIRED, SIGNED_OUT, Role, Session
 from signaling.staffqueue import StaffQueue
 from signaling.stepup import IdentityFlows, StepUp
-from signaling.tokens import StaffClaims, TokenError, TokenService
+from signaling.tokens import StaffClaims, TokenError, TokenService, revocation_id
 
 logger = logging.getLogger(__name__)
 
@@ -162,14 +162,45 @@ class CallCenter:
     # -- sessions ---------------------------------------------------------------------------
 
     def open_session(self, staff: StaffClaims | None) -> Session:
-        """A new session for a socket: staff when signed in, otherwise anonymous."""
+        """A new session for a socket: staff when signed in, otherwise anonymous.
+
+        A staff session ends (its socket is closed) when its sign-in expires, idle or not.
+        """
         role = Role.STAFF if staff is not None else Role.RESIDENT
         session = Session(role=role, number=next(self._numbers), staff=staff)
         if staff is not None:
             self._staff.add(session)
             session.presence_id = secrets.token_urlsafe(9)
+            self._arm_expiry(session)
             self._spawn(self._announce(session))
         return session
+
+    async def check_staff(self, session: Session) -> None:
+        """Check again, on use, that a staff session's sign-in still holds: not expired,
+        not signed out. Cheap: the clock and one look-up in the one-time token store.
+
+        Raises :class:`StaffSessionEnded` (``unauthorized``) when it does not; sessions
+        that are not staff pass (what needs staff refuses them on its own).
+        """
+        staff = session.staff
+        if session.role is not Role.STAFF or staff is None:
+            return
+        if self._clock.now() >= staff.expires_at:
+            raise StaffSessionEnded(SESSION_EXPIRED, "Your sign-in has expired: sign in again.")
+        if await self._store.tokens.used(revocation_id(staff.token_id)):
+            raise StaffSessionEnded(SIGNED_OUT, "You have signed out: sign in again.")
+
+    def _arm_expiry(self, session: Session) -> None:
+        """End the staff session when its sign-in expires, even if it sends nothing."""
+        if session.staff is None or session.closed:
+            return
+        remaining = (session.staff.expires_at - self._clock.now()).total_seconds()
+        if remaining <= 0:
+            session.end(SESSION_EXPIRED)
+            return
+        loop = asyncio.get_running_loop()
+        # Woken early (a clock that jumped), it looks again and sleeps the rest.
+        session.expiry = loop.call_later(remaining, self._arm_expiry, session)
 
     async def close_session(self, session: Session) -> None:
         """A socket has gone: its participant keeps their place for the grace period."""
@@ -181,6 +212,9 @@ class CallCenter:
             async with local.lock:
                 if local.session is session:
                     await self._went_away(local)
+        if session.expiry is not None:
+            session.expiry.cancel()
+            session.expiry = None
         if session in self._staff:
             self._staff.discard(session)
             if session.presence_id is not None:

@@ -12,7 +12,7 @@ from media.ice import IceServer
 from rooms.participants import ParticipantRole
 from signaling import protocol as p
 from signaling.calls import CallCenter
-from signaling.errors import ErrorCode, ProtocolError
+from signaling.errors import ErrorCode, ProtocolError, StaffSessionEnded
 from signaling.session import Role, Session
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,11 @@ class Dispatcher:
         self._demo_identification = demo_identification
 
     async def handle(self, session: Session, raw: str | bytes) -> bytes:
-        """Handle one raw message; always returns exactly one reply."""
+        """Handle one raw message; always returns exactly one reply.
+
+        When a staff session's sign-in has ended, the reply (``unauthorized``) is queued
+        on the session before it is ended, so the caller's own send of it is a no-op.
+        """
         try:
             request = p.decode_request(raw)
         except p.DecodeError as exc:
@@ -50,7 +54,16 @@ class Dispatcher:
         handler = HANDLERS[type(request)]
         started = time.monotonic()
         try:
+            # A staff session's sign-in is checked again on every request it makes.
+            await self._center.check_staff(session)
             result = await handler(self, session, request)
+        except StaffSessionEnded as exc:
+            # The reply goes out first, then the socket is closed with the reason.
+            reply = p.encode_error(request.id, exc.code, exc.message)
+            session.send(reply)
+            session.end(exc.reason)
+            logger.info("%s: the staff sign-in ended (%s)", session.label, exc.reason)
+            return reply
         except ProtocolError as exc:
             return p.encode_error(request.id, exc.code, exc.message)
         except Exception:

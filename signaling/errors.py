@@ -65,3 +65,12 @@ class ProtocolError(Exception):
         super().__init__(message or DEFAULT_MESSAGES[code])
         self.code = code
         self.message = message or DEFAULT_MESSAGES[code]
+
+
+class StaffSessionEnded(ProtocolError):
+    """The staff sign-in behind a session has expired or been signed out (``reason``: the
+    socket's close reason). Replied to as ``unauthorized``; the socket is then closed."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(ErrorCode.UNAUTHORIZED, message)
+        self.reason = reason

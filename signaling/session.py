@@ -25,6 +25,11 @@ NEGOTIATION_BURST: Final = 10
 NEGOTIATIONS_PER_SECOND: Final = 1 / 6
 
 
+# Why a staff session ended while its socket was open (the WebSocket close reason).
+SESSION_EXPIRED: Final = "session expired"
+SIGNED_OUT: Final = "signed out"
+
+
 class Role(StrEnum):
     RESIDENT = "resident"
     STAFF = "staff"
@@ -50,6 +55,8 @@ class Session:
     client: ClientState | None = None  # per-client counts (a pseudonymous key, no address)
     overflowed: bool = False
     replaced: bool = False  # another socket took over its participant
+    ended: str | None = None  # the staff sign-in ended: SESSION_EXPIRED or SIGNED_OUT
+    expiry: asyncio.TimerHandle | None = field(default=None, repr=False)  # staff: sign-in ends
     closed: bool = False
 
     @property
@@ -76,10 +83,19 @@ class Session:
         self.replaced = True
         self.close()
 
+    def end(self, reason: str) -> None:
+        """The staff sign-in is over (``reason``): close the socket after what is queued."""
+        if self.ended is None:
+            self.ended = reason
+        self.close()
+
     def close(self) -> None:
         """Stop the writer after what is queued."""
         if not self.closed:
             self.closed = True
+            if self.expiry is not None:
+                self.expiry.cancel()
+                self.expiry = None
             self._close_outbound()
 
     def _close_outbound(self) -> None:

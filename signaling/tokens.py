@@ -18,6 +18,12 @@ REQUIRED_CLAIMS: Final = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]
 LEEWAY_SECONDS: Final = 5
 
 
+def revocation_id(token_id: str) -> str:
+    """The id under which a signed-out session is kept in the one-time token store (apart
+    from the ids of used sign-in links)."""
+    return "staff-session-revoked:" + token_id
+
+
 class TokenError(Exception):
     """The token is malformed, forged, expired or meant for something else."""
 
@@ -88,9 +94,11 @@ class TokenService:
         """A one-time sign-in token for a professional (exchanged for a session)."""
         return self._issue(SIGNIN_AUDIENCE, name, lines, now, self._signin_ttl)
 
-    def issue_session(self, name: str, lines: tuple[str, ...], now: datetime) -> str:
-        """A session token, kept in an HttpOnly cookie."""
-        return self._issue(SESSION_AUDIENCE, name, lines, now, self._session_ttl)
+    def issue_session(
+        self, name: str, lines: tuple[str, ...], now: datetime, ttl: timedelta | None = None
+    ) -> str:
+        """A session token, kept in an HttpOnly cookie; ``ttl``: other than the default."""
+        return self._issue(SESSION_AUDIENCE, name, lines, now, ttl or self._session_ttl)
 
     def verify_signin(self, token: str, now: datetime) -> StaffClaims:
         return self._verify(token, SIGNIN_AUDIENCE, now)

@@ -6,7 +6,8 @@ Every key is documented in docs/configuration.md and docs/identification.md.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from contextvars import ContextVar
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -33,6 +34,8 @@ ID_TOKEN_SIGNING_ALGS: Final = ("RS256", "PS256", "ES256")
 KEY_ENCRYPTION_ALGS: Final = ("RSA-OAEP-256", "RSA-OAEP")
 CONTENT_ENCRYPTION_ALGS: Final = ("A256GCM", "A128GCM", "A256CBC-HS512", "A128CBC-HS256")
 LOOPBACK_HOSTS: Final = ("127.0.0.1", "localhost", "::1")
+# The table being parsed, for error messages ([identification] or [staff_signin]).
+_SECTION: ContextVar[str] = ContextVar("section", default="identification")
 
 
 @dataclass(frozen=True)
@@ -103,32 +106,50 @@ class IdentificationConfig:
         minimum = self.acr_rank(self.minimum_acr) or 0
         return tuple(value for value, _ in reversed(self.acr_levels[minimum:]))
 
-    def check_secret(self) -> None:
-        """``client_secret_basic`` needs the secret (from the environment)."""
+    def check_secret(self, section: str = "identification", env: str = CLIENT_SECRET_ENV) -> None:
+        """``client_secret_basic`` needs the secret (from the environment variable ``env``)."""
         if self.auth_method == "client_secret_basic" and not self.client_secret:
-            raise ConfigError(
-                f"identification.auth_method client_secret_basic needs {CLIENT_SECRET_ENV}"
-            )
+            raise ConfigError(f"{section}.auth_method client_secret_basic needs {env}")
 
 
-def parse_identification(value: object) -> IdentificationConfig | None:
-    """The ``[identification]`` table, or None when it is absent (identification off)."""
+def parse_identification(
+    value: object,
+    *,
+    section: str = "identification",
+    defaults: IdentificationConfig | None = None,
+    ignore: frozenset[str] = frozenset(),
+) -> IdentificationConfig | None:
+    """The ``[identification]`` table, or None when it is absent (identification off).
+
+    ``section`` names the table in error messages (``[staff_signin]`` has the same keys);
+    ``defaults`` replaces the built-in defaults; keys in ``ignore`` belong to the caller.
+    """
     if value is None:
         return None
     # `demo` switches on the built-in demo provider (gateway.config), not a provider here.
-    table = {k: v for k, v in _table(value, "identification").items() if k != "demo"}
+    table = {k: v for k, v in _table(value, section).items() if k != "demo" and k not in ignore}
     if not table or table.get("enabled", True) is False:
         return None
-    d = IdentificationConfig(issuer="", client_id="", provider_name="")
+    token = _SECTION.set(section)
+    try:
+        return _parse(table, section, defaults)
+    finally:
+        _SECTION.reset(token)
+
+
+def _parse(
+    table: Mapping[str, Any], section: str, defaults: IdentificationConfig | None
+) -> IdentificationConfig:
+    d = defaults or IdentificationConfig(issuer="", client_id="", provider_name="")
     issuer = _issuer(table.get("issuer"))
-    client_id = _str(table.get("client_id"), "identification.client_id")
+    client_id = _str(table.get("client_id"), f"{section}.client_id")
     levels = _acr_levels(table.get("acr_levels"), d.acr_levels)
     config = IdentificationConfig(
         issuer=issuer,
         client_id=client_id,
         provider_name=_str(
             table.get("provider_name", urlsplit(issuer).hostname or issuer),
-            "identification.provider_name",
+            f"{section}.provider_name",
         ),
         auth_method=_choice(table, "auth_method", d.auth_method, AUTH_METHODS),
         client_assertion_audience=_choice(
@@ -136,7 +157,7 @@ def parse_identification(value: object) -> IdentificationConfig | None:
         ),
         request_object=_bool(table, "request_object", d.request_object),
         signing_alg=_choice(table, "signing_alg", d.signing_alg, SIGNING_ALGS),
-        keys_dir=_str(table.get("keys_dir", d.keys_dir), "identification.keys_dir"),
+        keys_dir=_str(table.get("keys_dir", d.keys_dir), f"{section}.keys_dir"),
         key_grace_hours=_number(table, "key_grace_hours", d.key_grace_hours, 0.0, 24.0 * 365),
         id_token_encrypted=_bool(table, "id_token_encrypted", d.id_token_encrypted),
         id_token_signing_alg=_choice(
@@ -150,9 +171,9 @@ def parse_identification(value: object) -> IdentificationConfig | None:
         ),
         scopes=_strings(table, "scopes", d.scopes),
         acr_levels=levels,
-        minimum_acr=_str(table.get("minimum_acr", d.minimum_acr), "identification.minimum_acr"),
+        minimum_acr=_str(table.get("minimum_acr", d.minimum_acr), f"{section}.minimum_acr"),
         acr_values=_strings(table, "acr_values", d.acr_values, allow_empty=True),
-        claims=_claims(table.get("claims", {})),
+        claims=_claims(table.get("claims", {}), d.claims),
         request_claims=_bool(table, "request_claims", d.request_claims),
         require_identity_code=_bool(table, "require_identity_code", d.require_identity_code),
         show_full_identity_code=_bool(table, "show_full_identity_code", d.show_full_identity_code),
@@ -164,13 +185,13 @@ def parse_identification(value: object) -> IdentificationConfig | None:
         timeout_seconds=_number(table, "timeout_seconds", d.timeout_seconds, 1.0, 60.0),
     )
     if "openid" not in config.scopes:
-        raise ConfigError('identification.scopes must include "openid"')
+        raise ConfigError(f'{section}.scopes must include "openid"')
     known = dict(levels)
     if config.minimum_acr not in known:
-        raise ConfigError("identification.minimum_acr must be one of identification.acr_levels")
+        raise ConfigError(f"{section}.minimum_acr must be one of {section}.acr_levels")
     unknown = [value for value in config.acr_values if value not in known]
     if unknown:
-        raise ConfigError("identification.acr_values must be among identification.acr_levels")
+        raise ConfigError(f"{section}.acr_values must be among {section}.acr_levels")
     return config
 
 
@@ -187,27 +208,27 @@ def _str(value: object, key: str) -> str:
 
 
 def _issuer(value: object) -> str:
-    issuer = _str(value, "identification.issuer")
+    issuer = _str(value, f"{_SECTION.get()}.issuer")
     parts = urlsplit(issuer)
     loopback = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
     if not (parts.scheme == "https" or loopback) or not parts.hostname:
-        raise ConfigError("identification.issuer must be an https:// URL")
+        raise ConfigError(f"{_SECTION.get()}.issuer must be an https:// URL")
     if parts.query or parts.fragment:
-        raise ConfigError("identification.issuer must have no query or fragment")
+        raise ConfigError(f"{_SECTION.get()}.issuer must have no query or fragment")
     return issuer  # compared exactly, as the provider states it: no trailing-slash repair
 
 
 def _choice(table: Mapping[str, Any], key: str, default: str, choices: tuple[str, ...]) -> str:
     value = table.get(key, default)
     if value not in choices:
-        raise ConfigError(f"identification.{key} must be one of: {', '.join(choices)}")
+        raise ConfigError(f"{_SECTION.get()}.{key} must be one of: {', '.join(choices)}")
     return str(value)
 
 
 def _bool(table: Mapping[str, Any], key: str, default: bool) -> bool:
     value = table.get(key, default)
     if not isinstance(value, bool):
-        raise ConfigError(f"identification.{key} must be true or false")
+        raise ConfigError(f"{_SECTION.get()}.{key} must be true or false")
     return value
 
 
@@ -222,11 +243,11 @@ def _number(
 ) -> float:
     value = table.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"identification.{key} must be a number")
+        raise ConfigError(f"{_SECTION.get()}.{key} must be a number")
     if integer and not isinstance(value, int):
-        raise ConfigError(f"identification.{key} must be an integer")
+        raise ConfigError(f"{_SECTION.get()}.{key} must be an integer")
     if not low <= value <= high:  # also refuses NaN
-        raise ConfigError(f"identification.{key} must be between {low:g} and {high:g}")
+        raise ConfigError(f"{_SECTION.get()}.{key} must be between {low:g} and {high:g}")
     return float(value)
 
 
@@ -236,8 +257,9 @@ def _strings(
     default: tuple[str, ...],
     *,
     allow_empty: bool = False,
-    section: str = "identification",
+    section: str | None = None,
 ) -> tuple[str, ...]:
+    section = section or _SECTION.get()
     value = table.get(key, list(default))
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ConfigError(f"{section}.{key} must be a list of strings")
@@ -249,23 +271,24 @@ def _strings(
 def _acr_levels(value: object, default: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
     if value is None:
         return default
-    table = _table(value, "identification.acr_levels")
+    section = _SECTION.get()
+    table = _table(value, f"{section}.acr_levels")
     if not table:
-        raise ConfigError("identification.acr_levels must name at least one level")
+        raise ConfigError(f"{section}.acr_levels must name at least one level")
     for acr, name in table.items():
         if not isinstance(name, str) or not name.strip():
-            raise ConfigError(f"identification.acr_levels: the name of {acr!r} must be a string")
+            raise ConfigError(f"{section}.acr_levels: the name of {acr!r} must be a string")
     return tuple((str(acr), str(name).strip()) for acr, name in table.items())
 
 
-def _claims(value: object) -> ClaimMapping:
-    table = _table(value, "identification.claims")
+def _claims(value: object, default: ClaimMapping) -> ClaimMapping:
+    section = f"{_SECTION.get()}.claims"
+    table = _table(value, section)
     known = {item.name for item in fields(ClaimMapping)}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(
-            f"identification.claims: unknown {', '.join(unknown)};"
-            f" known: {', '.join(sorted(known))}"
+            f"{section}: unknown {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
-    mapped = {name: _strings(table, name, (), section="identification.claims") for name in table}
-    return ClaimMapping(**mapped)
+    mapped = {name: _strings(table, name, (), section=section) for name in table}
+    return replace(default, **mapped)

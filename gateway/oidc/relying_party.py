@@ -26,7 +26,7 @@ import re
 import secrets
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Final
 from urllib.parse import quote, urlencode
@@ -60,10 +60,15 @@ ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 @dataclass(frozen=True, repr=False)
 class Identified:
-    """A completed flow: the binding it was begun for, and who was identified."""
+    """A completed flow: the binding it was begun for, and who was identified.
+
+    ``claims``: the verified ID token's claims named in the relying party's
+    ``extra_claims`` (e.g. the groups that decide a professional's lines), nothing else.
+    """
 
     binding: str
     identity: VerifiedIdentity
+    claims: Mapping[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"Identified({self.identity!r})"
@@ -82,7 +87,12 @@ class RelyingParty:
         transport: ProviderTransport,
         clock: Clock,
         flow_secret: bytes,
+        flow_namespace: str = "",
+        extra_claims: tuple[str, ...] = (),
     ) -> None:
+        """``flow_namespace`` keeps this relying party's flows apart from another's in the
+        same flow store (a ``state`` of one is unknown to the other); ``extra_claims`` are
+        asked for with the identity and handed back in :attr:`Identified.claims`."""
         config.check_secret()
         if len(flow_secret) < 32:
             raise ValueError("flow_secret must be at least 32 bytes")
@@ -93,6 +103,8 @@ class RelyingParty:
         self._transport = transport
         self._clock = clock
         self._flow_secret = flow_secret
+        self._namespace = flow_namespace
+        self._extra_claims = extra_claims
         self.metadata = ProviderMetadataCache(config, transport, clock)
         self.provider_keys = ProviderKeys(
             transport, clock, refetch_seconds=config.jwks_refetch_seconds
@@ -114,7 +126,7 @@ class RelyingParty:
         now = self._clock.now()
         state = secrets.token_urlsafe(32)
         await self._flows.put(
-            _digest(state),
+            self._digest(state),
             PendingFlow(binding=binding, expires_at=now + timedelta(minutes=config.flow_minutes)),
         )
         params: dict[str, Any] = {
@@ -131,7 +143,7 @@ class RelyingParty:
         if config.request_claims:
             # Voluntary claims, acr too: the level is asked for with acr_values, and checked
             # here (an essential acr would leave it to the provider alone).
-            asked = dict.fromkeys(("acr", *config.claims.all_names()))
+            asked = dict.fromkeys(("acr", *config.claims.all_names(), *self._extra_claims))
             params["claims"] = {"id_token": asked}
         if ui_locales and UI_LOCALES.fullmatch(ui_locales):
             params["ui_locales"] = ui_locales
@@ -159,7 +171,7 @@ class RelyingParty:
         state = params.get("state")
         if not isinstance(state, str) or not 16 <= len(state) <= 128 or set(state) - STATE_CHARS:
             raise IdentificationError("flow_unknown")
-        flow = await self._flows.take(_digest(state), self._clock.now())
+        flow = await self._flows.take(self._digest(state), self._clock.now())
         if flow is None:
             logger.info("an identification response for an unknown, used or expired flow")
             raise IdentificationError("flow_unknown")
@@ -168,7 +180,7 @@ class RelyingParty:
                 binding.encode(), flow.binding.encode()
             ):
                 raise IdentificationError("wrong_binding")
-            identity = await self._finish(state, params)
+            identity, claims = await self._finish(state, params)
         except IdentificationError as exc:
             logger.info("an identification failed: %s", exc.code)
             raise IdentificationError(exc.code, binding=flow.binding) from None
@@ -176,7 +188,8 @@ class RelyingParty:
             logger.error("an identification failed unexpectedly: %s", type(exc).__name__)
             raise IdentificationError("internal_error", binding=flow.binding) from None
         logger.info("an identification succeeded (%s)", identity.assurance)
-        return Identified(binding=flow.binding, identity=identity)
+        extra = {name: claims[name] for name in self._extra_claims if name in claims}
+        return Identified(binding=flow.binding, identity=identity, claims=extra)
 
     def public_jwks(self) -> dict[str, list[dict[str, Any]]]:
         """The gateway's public keys, as published at ``/oidc/jwks.json``."""
@@ -184,7 +197,9 @@ class RelyingParty:
 
     # -- the steps ---------------------------------------------------------------------------
 
-    async def _finish(self, state: str, params: Mapping[str, str]) -> VerifiedIdentity:
+    async def _finish(
+        self, state: str, params: Mapping[str, str]
+    ) -> tuple[VerifiedIdentity, dict[str, Any]]:
         metadata = await self.metadata.get()
         iss = params.get("iss")
         # RFC 9207: the response names its issuer (always, if the provider says it does).
@@ -200,7 +215,7 @@ class RelyingParty:
         claims = await self._verifier.verify(
             id_token, jwks_uri=metadata.jwks_uri, nonce=self._derive("nonce", state)
         )
-        return map_identity(claims, self.config, self._clock.now())
+        return map_identity(claims, self.config, self._clock.now()), claims
 
     async def _exchange(self, code: str, verifier: str, metadata: ProviderMetadata) -> object:
         form = {
@@ -261,6 +276,10 @@ class RelyingParty:
         return jwt.encode(
             claims, key.private_key, algorithm=self.config.signing_alg, headers={"kid": key.kid}
         )
+
+    def _digest(self, state: str) -> str:
+        """The store's key for a flow: its state's digest, in this party's namespace."""
+        return _digest(self._namespace + "\0" + state if self._namespace else state)
 
     def _derive(self, purpose: str, state: str) -> str:
         """The flow's ``nonce`` or ``code_verifier`` (43 characters), from its state."""

@@ -28,6 +28,14 @@ class RequestFailed(Exception):
         self.code = code
 
 
+ENDED = (
+    aiohttp.WSMsgType.CLOSE,
+    aiohttp.WSMsgType.CLOSING,
+    aiohttp.WSMsgType.CLOSED,
+    aiohttp.WSMsgType.ERROR,
+)
+
+
 class SignalClient:
     """One WebSocket to the gateway: requests with ids, events in a queue."""
 
@@ -63,10 +71,17 @@ class SignalClient:
         return client
 
     _owns_http = False
+    close_reason: str | None = None
+    """The reason the gateway gave when it closed the socket."""
 
     async def _read(self) -> None:
         try:
-            async for message in self.ws:
+            while True:
+                message = await self.ws.receive()
+                if message.type == aiohttp.WSMsgType.CLOSE:
+                    self.close_reason = str(message.extra or "")
+                if message.type in ENDED:
+                    break
                 if message.type != aiohttp.WSMsgType.TEXT:
                     continue
                 data = json.loads(message.data)

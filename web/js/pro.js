@@ -1248,8 +1248,28 @@ sig.on('session.replaced', async () => {
   render();
 });
 
-sig.on('closed', () => {
+// The gateway closes a staff socket with 4003 when the sign-in has expired or was signed
+// out (docs/protocol.md): back to signed out, saying which.
+const SESSION_ENDED_CLOSE_CODE = 4003;
+const SESSION_ENDED_MESSAGES = {
+  'session expired': 'pro.sessionEnded.expired',
+  'signed out': 'pro.sessionEnded.signed_out',
+};
+
+sig.on('closed', (event) => {
   if (state.phase === 'signedout') return;
+  if (event && event.code === SESSION_ENDED_CLOSE_CODE) {
+    endCall();
+    tokens.clear();
+    reconnectGeneration += 1; // a reconnect under way stops
+    state.reconnecting = false;
+    state.me = null;
+    state.phase = 'signedout';
+    state.error = null;
+    state.message = { key: SESSION_ENDED_MESSAGES[event.reason] || 'pro.sessionEnded.expired' };
+    render();
+    return;
+  }
   if (state.phase === 'incall' && tokens.current()) {
     reconnect();
     return;

@@ -47,6 +47,8 @@ from yarl import URL
 from gateway.oidc.client_keys import write_new_key
 from gateway.oidc.config import FTN_HIGH, FTN_SUBSTANTIAL
 from gateway.oidc.routes import callback_url, jwks_url
+from gateway.staff_signin import staff_callback_url, staff_jwks_url
+from rooms.clock import Clock
 from tests.support.gateway import RunningGateway, free_port, make_config, running_gateway
 
 REPO: Final = Path(__file__).resolve().parents[3]
@@ -109,16 +111,20 @@ class OidcProvider:
         *,
         auth_method: str = "private_key_jwt",
         encrypted: bool = True,
+        staff: bool = False,
     ) -> RegisteredClient:
         """Register the gateway at ``base_url`` as a client (RFC 7591).
 
         ``private_key_jwt`` (default): the FTN profile, with the gateway's JWKS URL, signed
         request objects required and, if ``encrypted``, encrypted ID tokens.
         ``client_secret_basic``: a client secret, plain query parameters.
+        ``staff``: the staff sign-in client (its own redirect URI and JWKS URL).
         """
+        redirect_uri = staff_callback_url(base_url) if staff else callback_url(base_url)
+        keys_url = staff_jwks_url(base_url) if staff else jwks_url(base_url)
         metadata: dict[str, Any] = {
             "client_name": "Tukilinja test gateway",
-            "redirect_uris": [callback_url(base_url)],
+            "redirect_uris": [redirect_uri],
             "response_types": ["code"],
             "grant_types": ["authorization_code"],
             "token_endpoint_auth_method": auth_method,
@@ -126,14 +132,14 @@ class OidcProvider:
         }
         if auth_method == "private_key_jwt":
             metadata.update(
-                jwks_uri=jwks_url(base_url),
+                jwks_uri=keys_url,
                 token_endpoint_auth_signing_alg="RS256",
                 request_object_signing_alg="RS256",
                 require_signed_request_object=True,
             )
         if encrypted:
             metadata.update(
-                jwks_uri=jwks_url(base_url),
+                jwks_uri=keys_url,
                 id_token_encrypted_response_alg="RSA-OAEP-256",
                 id_token_encrypted_response_enc="A256GCM",
             )
@@ -253,6 +259,47 @@ async def identification_gateway(
         config = replace(config, identification=identification)
     async with running_gateway(config) as gateway:
         yield gateway, client
+
+
+STAFF_PROVIDER_NAME: Final = "Työpaikan kirjautuminen"
+STAFF_GROUP: Final = "demo-counsellors"  # noora-demo's group (provider.mjs)
+STAFF_SUBJECT: Final = "eino-demo"  # mapped by subject in the staff table below
+
+
+@asynccontextmanager
+async def staff_signin_gateway(
+    provider: OidcProvider,
+    tmp_path: Path,
+    *,
+    encrypted: bool = False,
+    identification: bool = False,
+    settings: Mapping[str, Any] | None = None,
+    clock: Clock | None = None,
+) -> AsyncIterator[tuple[RunningGateway, RegisteredClient]]:
+    """A gateway with ``[staff_signin]`` as a client of ``provider`` (a workforce provider:
+    by default without encrypted ID tokens): ``noora-demo`` gets the demo line by her group,
+    ``eino-demo`` by his subject, ``aino-demo`` no line. ``identification``: residents'
+    identification too, as another client of the same provider."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    staff_client = await provider.register(base_url, encrypted=encrypted, staff=True)
+    staff_keys = make_keys_dir(tmp_path / "staff-oidc-keys")
+    table = identification_table(provider, staff_client, staff_keys)
+    table.update(
+        provider_name=STAFF_PROVIDER_NAME,
+        lines_claim="groups",
+        line_groups={STAFF_GROUP: ["demo"], "unrelated-group": []},
+        staff={STAFF_SUBJECT: ["demo"]},
+    )
+    table.update(settings or {})
+    extra: dict[str, Any] = {"staff_signin": table}
+    if identification:
+        resident_client = await provider.register(base_url)
+        resident_keys = make_keys_dir(tmp_path / "oidc-keys")
+        extra["identification"] = identification_table(provider, resident_client, resident_keys)
+    config = make_config(extra, port=port)
+    async with running_gateway(config, clock=clock) as gateway:
+        yield gateway, staff_client
 
 
 @contextmanager

@@ -9,7 +9,8 @@
 //   - client authentication private_key_jwt (RS256) with kid and a jti used only once;
 //   - ID tokens signed RS256 and encrypted RSA-OAEP-256 / A256GCM to the client's key;
 //   - acr values http://ftn.ficora.fi/2017/loa2 (substantial) and loa3 (high);
-//   - claims name, given_name, family_name, birthdate, personal_identity_code.
+//   - claims name, given_name, family_name, birthdate, personal_identity_code; and groups
+//     (scope or claims parameter), as a workforce provider would give for staff sign-in.
 // Clients are registered by the tests (RFC 7591, POST /reg) with require_signed_request_object
 // true for the FTN profile. A client registered with client_secret_basic and no
 // id_token_encrypted_response_alg gets plain signed ID tokens (the "other provider" mode).
@@ -54,6 +55,7 @@ const PERSONS = {
     family_name: 'Demo',
     birthdate: '2004-03-07',
     personal_identity_code: '070304A926U',
+    groups: ['demo-counsellors', 'unrelated-group'],
   },
 };
 
@@ -99,6 +101,7 @@ const provider = new Provider(issuer, {
     openid: ['sub'],
     profile: ['name', 'given_name', 'family_name', 'birthdate'],
     personal_identity_code: ['personal_identity_code'],
+    groups: ['groups'],
     acr: null,
     auth_time: null,
   },
