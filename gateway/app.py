@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
 
-import aiohttp
 from aiohttp import WSCloseCode, web
 
 from gateway import keys
@@ -21,13 +17,15 @@ from gateway.demoidp.clients import InProcessJwks
 from gateway.demoidp.provider import DemoProvider
 from gateway.demoidp.routes import add_demo_routes
 from gateway.http import add_routes, security_headers
-from gateway.identification import RelyingPartyFlows, connect_hooks, identification_settings
+from gateway.identification import (
+    RelyingPartyFlows,
+    connect_hooks,
+    identification_settings,
+    relying_party,
+)
 from gateway.memory import load_malloc_trim
-from gateway.oidc.client_keys import ClientKeyRing
 from gateway.oidc.hooks import IdentificationHooks
-from gateway.oidc.relying_party import RelyingParty
 from gateway.oidc.routes import callback_url
-from gateway.oidc.transport import AiohttpTransport
 from gateway.server import head_complete, neutral_server_header
 from gateway.staff_signin import staff_signin_ctx
 from media.compat import check_compat
@@ -105,28 +103,9 @@ async def _identification_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
     settings = identification_settings(config)
     assert settings is not None
-    ring = ClientKeyRing(
-        settings.keys_dir,
-        app[keys.CLOCK],
-        signing_alg=settings.signing_alg,
-        encryption_alg=settings.id_token_encryption_alg,
-        grace=timedelta(hours=settings.key_grace_hours),
-    )
-    ring.load()
-    async with aiohttp.ClientSession(
-        cookie_jar=aiohttp.DummyCookieJar(), raise_for_status=False, trust_env=True
-    ) as session:
-        app[keys.IDENTIFICATION] = RelyingParty(
-            settings,
-            redirect_uri=callback_url(config.base_url),
-            client_keys=ring,
-            flows=app[keys.STORE].identification,
-            transport=AiohttpTransport(session, settings.timeout_seconds),
-            clock=app[keys.CLOCK],
-            flow_secret=hmac.digest(
-                config.signing_key(), b"tukilinja identification flows", hashlib.sha256
-            ),
-        )
+    redirect = callback_url(config.base_url)
+    async with relying_party(app, settings, redirect, b"tukilinja identification flows") as rp:
+        app[keys.IDENTIFICATION] = rp
         demo = app.get(keys.DEMO_IDP)
         if demo is not None and config.identification is None:
             demo.set_client_jwks(

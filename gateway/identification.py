@@ -7,18 +7,35 @@ other, and sets up the relying party for the built-in demo provider when that is
 
 from __future__ import annotations
 
-from typing import Final
+import hashlib
+import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any, Final
 
+import aiohttp
+from aiohttp import web
+
+from gateway import keys
 from gateway.config import Config
 from gateway.demoidp import DEMO_CLIENT_ID, ISSUER_PATH
+from gateway.oidc.client_keys import ClientKeyRing
 from gateway.oidc.config import IdentificationConfig
 from gateway.oidc.errors import IdentificationError
 from gateway.oidc.hooks import IdentificationHooks
 from gateway.oidc.identity import VerifiedIdentity
 from gateway.oidc.relying_party import RelyingParty
+from gateway.oidc.transport import AiohttpTransport
 from signaling.stepup import StepUp
 
-__all__ = ["RelyingPartyFlows", "connect_hooks", "identification_settings", "identity_for_call"]
+__all__ = [
+    "RelyingPartyFlows",
+    "connect_hooks",
+    "identification_settings",
+    "identity_for_call",
+    "relying_party",
+]
 
 DEMO_PROVIDER_NAME: Final = "Demo identification (made-up test persons)"
 # What an identification error means to the people in the call (docs/protocol.md).
@@ -84,3 +101,39 @@ def connect_hooks(hooks: IdentificationHooks, stepup: StepUp) -> None:
 
     hooks.on_identified = identified
     hooks.on_failed = failed
+
+
+@asynccontextmanager
+async def relying_party(
+    app: web.Application,
+    settings: IdentificationConfig,
+    redirect_uri: str,
+    purpose: bytes,
+    **options: Any,
+) -> AsyncIterator[RelyingParty]:
+    """A relying party with its client keys and HTTP session, for the app's lifetime.
+
+    ``purpose`` keeps the flow secrets of two relying parties (residents, staff) apart.
+    """
+    config = app[keys.CONFIG]
+    ring = ClientKeyRing(
+        settings.keys_dir,
+        app[keys.CLOCK],
+        signing_alg=settings.signing_alg,
+        encryption_alg=settings.id_token_encryption_alg,
+        grace=timedelta(hours=settings.key_grace_hours),
+    )
+    ring.load()
+    async with aiohttp.ClientSession(
+        cookie_jar=aiohttp.DummyCookieJar(), raise_for_status=False, trust_env=True
+    ) as session:
+        yield RelyingParty(
+            settings,
+            redirect_uri=redirect_uri,
+            client_keys=ring,
+            flows=app[keys.STORE].identification,
+            transport=AiohttpTransport(session, settings.timeout_seconds),
+            clock=app[keys.CLOCK],
+            flow_secret=hmac.digest(config.signing_key(), purpose, hashlib.sha256),
+            **options,
+        )

@@ -19,22 +19,17 @@ Nothing of the person (name, subject, claims) or of the code and tokens is logge
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Final
 
-import aiohttp
 from aiohttp import web
 
 from gateway import keys
 from gateway.auth import STAFF_OIDC_BEGIN_PATH, set_session_cookie
-from gateway.oidc.client_keys import ClientKeyRing
+from gateway.identification import relying_party
 from gateway.oidc.errors import IdentificationError
-from gateway.oidc.relying_party import RelyingParty
-from gateway.oidc.transport import AiohttpTransport
 
 __all__ = [
     "CALLBACK_PATH",
@@ -88,30 +83,15 @@ async def staff_signin_ctx(app: web.Application) -> AsyncIterator[None]:
     staff = config.staff_signin
     assert staff is not None
     settings = staff.oidc
-    ring = ClientKeyRing(
-        settings.keys_dir,
-        app[keys.CLOCK],
-        signing_alg=settings.signing_alg,
-        encryption_alg=settings.id_token_encryption_alg,
-        grace=timedelta(hours=settings.key_grace_hours),
-    )
-    ring.load()
-    async with aiohttp.ClientSession(
-        cookie_jar=aiohttp.DummyCookieJar(), raise_for_status=False, trust_env=True
-    ) as session:
-        app[keys.STAFF_SIGNIN] = RelyingParty(
-            settings,
-            redirect_uri=staff_callback_url(config.base_url),
-            client_keys=ring,
-            flows=app[keys.STORE].identification,
-            transport=AiohttpTransport(session, settings.timeout_seconds),
-            clock=app[keys.CLOCK],
-            flow_secret=hmac.digest(
-                config.signing_key(), b"tukilinja staff sign-in flows", hashlib.sha256
-            ),
-            flow_namespace=FLOW_NAMESPACE,
-            extra_claims=staff.extra_claims(),
-        )
+    async with relying_party(
+        app,
+        settings,
+        staff_callback_url(config.base_url),
+        b"tukilinja staff sign-in flows",
+        flow_namespace=FLOW_NAMESPACE,
+        extra_claims=staff.extra_claims(),
+    ) as rp:
+        app[keys.STAFF_SIGNIN] = rp
         yield
 
 
