@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from gateway.begin_limits import BeginLimits
 from gateway.clients import ClientKeys
 from gateway.config import Config
 from gateway.demoidp.provider import DemoProvider
@@ -44,4 +45,6 @@ IDENTIFICATION = web.AppKey("identification", RelyingParty)
 IDENTIFICATION_HOOKS = web.AppKey("identification_hooks", IdentificationHooks)
 """Where completed identifications go; always present, the call layer sets the hooks."""
 STAFF_SIGNIN = web.AppKey("staff_signin", RelyingParty)
+STAFF_BEGIN_LIMITS = web.AppKey("staff_begin_limits", BeginLimits)
+"""Staff sign-in flows begun per client (a flood would fill the flow store)."""
 """The staff sign-in relying party; present only when ``[staff_signin]`` is configured."""

@@ -28,6 +28,7 @@ from aiohttp import web
 
 from gateway import keys
 from gateway.auth import STAFF_OIDC_BEGIN_PATH, set_session_cookie
+from gateway.begin_limits import BeginLimits
 from gateway.identification import relying_party
 from gateway.oidc.errors import IdentificationError
 
@@ -92,6 +93,7 @@ async def staff_signin_ctx(app: web.Application) -> AsyncIterator[None]:
         extra_claims=staff.extra_claims(),
     ) as rp:
         app[keys.STAFF_SIGNIN] = rp
+        app[keys.STAFF_BEGIN_LIMITS] = BeginLimits()
         yield
 
 
@@ -111,6 +113,8 @@ async def begin(request: web.Request) -> web.StreamResponse:
     """Send the browser to the staff sign-in provider."""
     app = request.app
     rp = app[keys.STAFF_SIGNIN]
+    if not app[keys.STAFF_BEGIN_LIMITS].allow(app[keys.CLIENT_KEYS].for_request(request)):
+        return _to_signin_page("oidc_busy")
     browser = secrets.token_urlsafe(32)
     lang = request.query.get("lang")
     try:

@@ -14,9 +14,11 @@ from yarl import URL
 
 from gateway import keys
 from gateway.auth import SESSION_COOKIE
+from gateway.begin_limits import BURST
 from gateway.oidc.identity import VerifiedIdentity
 from gateway.ws import SESSION_ENDED_CLOSE_CODE
 from rooms.clock import FakeClock
+from rooms.identification import MemoryIdentificationFlowStore
 from tests.support.client import SignalClient
 from tests.support.gateway import RunningGateway, make_config, running_gateway
 from tests.support.logs import capture_all_logs, log_text
@@ -264,3 +266,21 @@ async def test_an_idle_staff_socket_is_closed_when_its_session_expires(
         assert message.data == SESSION_ENDED_CLOSE_CODE
         assert message.extra == "session expired"
         await ws.close()
+
+
+async def test_a_flood_of_sign_in_begins_from_one_client_is_cut_off(
+    oidc_provider: OidcProvider, tmp_path: Path
+) -> None:
+    """Each begin keeps a flow in the store for minutes: one client cannot fill it."""
+    async with staff_signin_gateway(oidc_provider, tmp_path) as (gateway, _), browser() as http:
+        locations = []
+        for _ in range(BURST + 4):
+            async with http.get(
+                gateway.base_url + "/pro/signin/oidc", allow_redirects=False
+            ) as response:
+                locations.append(response.headers["Location"])
+        provider = oidc_provider.issuer
+        assert all(location.startswith(provider) for location in locations[:BURST])
+        assert set(locations[BURST:]) == {"/pro/signin?error=oidc_busy"}
+        flows = gateway.center_store.identification
+        assert isinstance(flows, MemoryIdentificationFlowStore) and len(flows) == BURST
